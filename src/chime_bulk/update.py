@@ -14,7 +14,9 @@ class Update:
     """Set `attendee_id` in `meeting_id` to `capabilities`.
 
     `region` names the control Region that created the meeting (the only one that can change
-    it); `None` means the run's default Region. Constructing an `Update` checks nothing: a
+    it); `None` means the run's default Region. `previous` is the attendee's state before the
+    update when the caller knows it (a state-aware command read it); the report keeps it so
+    the change can be undone. Constructing an `Update` checks nothing: a
     malformed ID is reported by the engine as `invalid`, never raised.
     """
 
@@ -22,6 +24,7 @@ class Update:
     attendee_id: str
     capabilities: Capabilities
     region: str | None = None
+    previous: Capabilities | None = None
 
     @property
     def key(self) -> tuple[str, str]:

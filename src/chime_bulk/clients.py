@@ -1,0 +1,115 @@
+"""aiobotocore clients made the way a bulk run needs them.
+
+botocore's own retries are switched off (`total_max_attempts: 1`): its `legacy` mode retries on
+its own, its `standard` mode drops 429s with unknown codes and silently stops retrying once its
+quota is spent, and none of them reads Retry-After. `chime_bulk.retry` is the one retry layer.
+The connection pool is sized to the concurrency (botocore's default of 10 would cap it
+silently), and one client is made per Region, since a meeting can only be changed through the
+Region that created it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anyio
+import sniffio
+from aiobotocore.config import AioConfig
+from aiobotocore.session import AioSession
+
+__all__ = ["SERVICE_NAME", "ClientFactory", "ClientSettings", "botocore_retries_enabled"]
+
+SERVICE_NAME: Final = "chime-sdk-meetings"
+DEFAULT_REGION: Final = "us-east-1"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientSettings:
+    """Where and how to connect. `None` means "the AWS default chain decides"."""
+
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+    max_pool_connections: int = 16
+    connect_timeout_s: float = 5.0
+    read_timeout_s: float = 15.0
+
+
+def _http_session_cls() -> dict[str, Any]:
+    # aiohttp only runs on asyncio; under trio, aiobotocore's httpx backend does the I/O.
+    if sniffio.current_async_library() == "trio":
+        from aiobotocore.httpxsession import HttpxSession
+
+        return {"http_session_cls": HttpxSession}
+    return {}
+
+
+def botocore_retries_enabled(client: Any) -> bool:
+    """Whether a client would retry on its own underneath chime-bulk's retry layer."""
+    retries = getattr(client.meta.config, "retries", None) or {}
+    total = retries.get("total_max_attempts")
+    if total is None and "max_attempts" in retries:
+        total = retries["max_attempts"] + 1
+    return total != 1
+
+
+class ClientFactory:
+    """Makes (lazily) and owns one client per Region; `client=` injection is honoured."""
+
+    def __init__(self, settings: ClientSettings, *, client: Any | None = None) -> None:
+        self._settings = settings
+        self._stack = AsyncExitStack()
+        self._clients: dict[str, Any] = {}
+        self._lock = anyio.Lock()
+        self._session = AioSession(profile=settings.profile)
+        self.default_region = settings.region or self._session.get_config_variable("region")
+        if self.default_region is None and settings.endpoint_url is not None:
+            self.default_region = DEFAULT_REGION  # an emulator or proxy: the name is a label
+        if client is not None:
+            if botocore_retries_enabled(client):
+                warnings.warn(
+                    "the client given to chime-bulk has botocore retries enabled; they stack "
+                    "under chime-bulk's own retries. Create it with "
+                    "Config(retries={'mode': 'standard', 'total_max_attempts': 1}).",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+            self._clients[client.meta.region_name] = client
+            self.default_region = self.default_region or client.meta.region_name
+
+    def _config(self) -> AioConfig:
+        return AioConfig(
+            retries={"mode": "standard", "total_max_attempts": 1},
+            max_pool_connections=self._settings.max_pool_connections,
+            connect_timeout=self._settings.connect_timeout_s,
+            read_timeout=self._settings.read_timeout_s,
+            **_http_session_cls(),
+        )
+
+    async def get(self, region: str | None) -> Any:
+        """The client for `region` (the default Region when `None`)."""
+        name = region or self.default_region
+        if name is None:
+            raise LookupError(
+                "no AWS Region: pass region=, set AWS_REGION, or configure one in the profile"
+            )
+        client = self._clients.get(name)
+        if client is not None:
+            return client
+        async with self._lock:
+            if name not in self._clients:
+                self._clients[name] = await self._stack.enter_async_context(
+                    self._session.create_client(
+                        SERVICE_NAME,
+                        region_name=name,
+                        endpoint_url=self._settings.endpoint_url,
+                        config=self._config(),
+                    )
+                )
+            return self._clients[name]
+
+    async def aclose(self) -> None:
+        await self._stack.aclose()

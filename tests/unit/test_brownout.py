@@ -1,0 +1,99 @@
+"""The brownout gate's state machine, on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from chime_bulk.brownout import BrownoutGate, BrownoutPolicy, GateState
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _gate(clock: FakeClock) -> BrownoutGate:
+    return BrownoutGate(BrownoutPolicy(threshold=3, window=5), clock=clock)
+
+
+def test_lone_503s_do_not_close_the_gate() -> None:
+    """Two 503s among successes are normal: the gate stays open."""
+    gate = _gate(FakeClock())
+    for unavailable in (True, False, False, True, False, False, False):
+        gate.record(unavailable=unavailable, retry_after_s=1, probe=False)
+    assert gate.state is GateState.OPEN
+    assert gate.pauses == 0
+
+
+def test_a_cluster_pauses_everyone_for_retry_after() -> None:
+    """Three 503s within five responses pause all sends until Retry-After has passed."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=2, probe=False)
+    assert gate.state is GateState.PAUSED
+    admission = gate.admit()
+    assert (admission.go, admission.wait_until) == (False, 2)
+
+
+def test_after_the_pause_exactly_one_probe_goes() -> None:
+    """When the pause is over one request probes; the others wait for its answer."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=1, probe=False)
+    clock.now = 1.0
+    first, second = gate.admit(), gate.admit()
+    assert (first.go, first.probe) == (True, True)
+    assert (second.go, second.wait_until) == (False, None)
+
+
+def test_a_failed_probe_pauses_again_and_a_good_one_opens() -> None:
+    """A 503 on the probe pauses for its Retry-After; any other answer opens the gate."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=1, probe=False)
+    clock.now = 1.0
+    assert gate.admit().probe
+    gate.record(unavailable=True, retry_after_s=3, probe=True)
+    assert gate.admit().wait_until == pytest.approx(4.0)
+    clock.now = 4.0
+    assert gate.admit().probe
+    gate.record(unavailable=False, retry_after_s=None, probe=True)
+    assert gate.state is GateState.OPEN
+    assert gate.admit().go
+
+
+def test_stragglers_do_not_reopen_or_extend() -> None:
+    """Responses to requests sent before the gate closed leave the decision to the probe."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=1, probe=False)
+    gate.record(unavailable=False, retry_after_s=None, probe=False)
+    assert gate.state is GateState.PAUSED
+    assert gate.pauses == 1
+
+
+def test_an_abandoned_probe_lets_another_probe() -> None:
+    """If the probe is cancelled before its answer, the next request becomes the probe."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=1, probe=False)
+    clock.now = 1.0
+    assert gate.admit().probe
+    gate.abandon_probe()
+    assert gate.admit().probe
+
+
+def test_pause_is_capped() -> None:
+    """An hour-long Retry-After pauses only max_pause_s."""
+    clock = FakeClock()
+    gate = BrownoutGate(BrownoutPolicy(threshold=1, window=1, max_pause_s=30), clock=clock)
+    gate.record(unavailable=True, retry_after_s=3600, probe=False)
+    assert gate.admit().wait_until == 30

@@ -1,0 +1,147 @@
+"""Pacers, driven by a fake clock: exact slots, exact rates."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from chime_bulk.pacing import Adaptive, AdaptivePacer, FixedRate, TokenBucket, Unpaced
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_token_bucket_books_slots_ahead_in_order() -> None:
+    """After the burst, each reservation waits one more interval than the last."""
+    clock = FakeClock()
+    bucket = TokenBucket(rate=10, burst=2, clock=clock)
+    delays = [bucket.reserve() for _ in range(5)]
+    assert delays == pytest.approx([0, 0, 0.1, 0.2, 0.3])
+
+
+def test_token_bucket_refills_at_its_rate_up_to_the_burst() -> None:
+    """Idle time refills tokens, but never beyond the burst."""
+    clock = FakeClock()
+    bucket = TokenBucket(rate=10, burst=3, clock=clock)
+    for _ in range(3):
+        bucket.reserve()
+    clock.advance(10)
+    assert [bucket.reserve() for _ in range(4)] == pytest.approx([0, 0, 0, 0.1])
+
+
+def test_token_bucket_rate_change_applies_to_later_slots() -> None:
+    """Slots booked after a rate change are spaced at the new rate."""
+    clock = FakeClock()
+    bucket = TokenBucket(rate=10, burst=1, clock=clock)
+    assert bucket.reserve() == 0
+    bucket.set_rate(100)
+    assert bucket.reserve() == pytest.approx(0.01)
+
+
+def test_fixed_rate_ignores_feedback() -> None:
+    """A fixed rate stays where the user put it, throttled or not."""
+    pacer = FixedRate(rate=5).new_pacer(clock=FakeClock())
+    pacer.on_response(throttled=True)
+    assert pacer.rate == 5
+
+
+def test_unpaced_never_waits() -> None:
+    """Unpaced hands out slots at once, forever."""
+    pacer = Unpaced().new_pacer(clock=FakeClock())
+    assert all(pacer.reserve() == 0 for _ in range(1000))
+    assert pacer.rate == math.inf
+
+
+def _drive(pacer: AdaptivePacer, clock: FakeClock, *, seconds: float, quota: float | None,
+           burst: float = 20) -> tuple[int, int]:
+    """Run the pacer against a token-bucket service with instant responses.
+
+    Returns (accepted, throttled)."""
+    server_tokens = burst
+    last = clock.now
+    accepted = throttled = 0
+    end = clock.now + seconds
+    while clock.now < end:
+        clock.advance(pacer.reserve())
+        if quota is None:
+            ok = True
+        else:
+            server_tokens = min(burst, server_tokens + (clock.now - last) * quota)
+            last = clock.now
+            ok = server_tokens >= 1
+            if ok:
+                server_tokens -= 1
+        pacer.on_response(throttled=not ok)
+        accepted += ok
+        throttled += not ok
+    return accepted, throttled
+
+
+def test_adaptive_starts_at_the_documented_rate_with_its_burst() -> None:
+    """The first burst of slots is free, then slots come at the initial rate."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20), clock=clock)
+    delays = [pacer.reserve() for _ in range(22)]
+    assert delays[:20] == [0] * 20
+    assert delays[20] == pytest.approx(0.1)
+
+
+def test_adaptive_finds_a_quota_above_the_default() -> None:
+    """Against a 50/s quota it settles within a few percent below 50/s, with few throttles."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(), clock=clock)
+    accepted, throttled = _drive(pacer, clock, seconds=60, quota=50)
+    assert 45 <= pacer.rate <= 52
+    assert accepted >= 0.93 * (20 + 50 * 60)
+    assert throttled <= 0.02 * accepted
+
+
+def test_adaptive_backs_off_when_the_quota_is_lower_than_the_start() -> None:
+    """Against a 4/s quota it comes down to it instead of throttling forever."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(), clock=clock)
+    accepted, throttled = _drive(pacer, clock, seconds=60, quota=4)
+    assert pacer.rate <= 4.5
+    assert throttled <= 0.1 * accepted
+
+
+def test_adaptive_respects_max_rate() -> None:
+    """With no quota at all the rate climbs only to max_rate."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(max_rate=30), clock=clock)
+    _drive(pacer, clock, seconds=30, quota=None)
+    assert pacer.rate == 30
+
+
+def test_adaptive_does_not_grow_without_demand() -> None:
+    """A rate nobody uses is not raised: no evidence, no growth."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=1), clock=clock)
+    for _ in range(20):
+        clock.advance(1.0)  # one request a second: far below the allowed 10/s
+        pacer.reserve()
+        pacer.on_response(throttled=False)
+    assert pacer.rate == pytest.approx(10)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        pytest.param({"initial_rate": 0}, id="zero-start"),
+        pytest.param({"max_rate": 0.1, "min_rate": 1}, id="max-below-min"),
+        pytest.param({"backoff_margin": 1.5}, id="margin"),
+    ],
+)
+def test_adaptive_rejects_nonsense(kwargs: dict[str, float]) -> None:
+    """Settings that cannot work are refused up front."""
+    with pytest.raises(ValueError):
+        Adaptive(**kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,110 @@
+"""The retry layer: full jitter capped before it is drawn, Retry-After as a floor."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+from tenacity import RetryCallState
+
+from chime_bulk.classification import ErrorKind, Failure
+from chime_bulk.retry import AttemptFailed, FullJitterWait, RetryPolicy, new_retrying
+
+
+def _failed_state(attempt_number: int, error: BaseException) -> RetryCallState:
+    state = RetryCallState(retry_object=None, fn=None, args=(), kwargs={})  # type: ignore[arg-type]
+    state.attempt_number = attempt_number
+    state.set_exception((type(error), error, None))
+    return state
+
+
+def _throttle(retry_after: float | None = None) -> AttemptFailed:
+    return AttemptFailed(
+        Failure(kind=ErrorKind.THROTTLE, code="ThrottlingException", message="slow down",
+                retry_after_s=retry_after)
+    )
+
+
+def test_backoff_series_is_capped_before_jitter() -> None:
+    """With the jitter draw pinned at its maximum, delays double from base and stop at cap."""
+    wait = FullJitterWait(RetryPolicy(base_s=1, cap_s=20), random=lambda: 1.0)
+    assert [wait.backoff(n) for n in range(1, 8)] == [1, 2, 4, 8, 16, 20, 20]
+
+
+def test_backoff_draws_uniformly_below_the_ceiling() -> None:
+    """The jitter scales the capped ceiling, so a draw of 0.25 gives a quarter of it."""
+    wait = FullJitterWait(RetryPolicy(base_s=0.5, cap_s=3), random=lambda: 0.25)
+    assert [wait.backoff(n) for n in range(1, 6)] == [0.125, 0.25, 0.5, 0.75, 0.75]
+
+
+def test_retry_after_is_a_floor() -> None:
+    """A Retry-After longer than the jittered delay wins; a shorter one does not."""
+    wait = FullJitterWait(RetryPolicy(base_s=1, cap_s=20), random=lambda: 1.0)
+    assert wait(_failed_state(1, _throttle(retry_after=2.5))) == 2.5
+    assert wait(_failed_state(4, _throttle(retry_after=2.5))) == 8
+
+
+def test_retry_after_is_capped() -> None:
+    """An absurd Retry-After is capped at retry_after_cap_s."""
+    wait = FullJitterWait(RetryPolicy(retry_after_cap_s=30), random=lambda: 0.0)
+    assert wait(_failed_state(1, _throttle(retry_after=3600))) == 30
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("max_attempts", 0, id="no-attempts"),
+        pytest.param("base_s", -1, id="negative-base"),
+        pytest.param("max_elapsed_s", 0, id="zero-time-limit"),
+    ],
+)
+def test_policy_rejects_nonsense(field: str, value: float) -> None:
+    """A policy that cannot work is refused with the field's name in the message."""
+    with pytest.raises(ValueError, match=field):
+        RetryPolicy(**{field: value})  # type: ignore[arg-type]
+
+
+@pytest.mark.anyio
+async def test_max_attempts_counts_every_attempt() -> None:
+    """max_attempts=3 means exactly three calls, then the last failure is re-raised."""
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+
+    calls = 0
+    retrying = new_retrying(RetryPolicy(max_attempts=3, base_s=1), sleep=sleep, random=lambda: 1.0)
+    with pytest.raises(AttemptFailed):
+        async for attempt in retrying:
+            with attempt:
+                calls += 1
+                raise _throttle()
+    assert calls == 3
+    assert slept == [1, 2]
+
+
+@pytest.mark.anyio
+async def test_final_errors_are_not_retried() -> None:
+    """A not-found failure is final: one attempt, no sleep."""
+    calls = 0
+    retrying = new_retrying(RetryPolicy(), sleep=anyio.sleep)
+    not_found = AttemptFailed(Failure(kind=ErrorKind.NOT_FOUND, code="NotFoundException", message=""))
+    with pytest.raises(AttemptFailed):
+        async for attempt in retrying:
+            with attempt:
+                calls += 1
+                raise not_found
+    assert calls == 1
+
+
+@pytest.mark.anyio
+async def test_cancellation_is_never_retried() -> None:
+    """A cancelled attempt propagates at once instead of being retried."""
+    calls = 0
+    with anyio.move_on_after(5) as scope:
+        async for attempt in new_retrying(RetryPolicy(), sleep=anyio.sleep):
+            with attempt:
+                calls += 1
+                scope.cancel()
+                await anyio.sleep(1)
+    assert calls == 1
+    assert scope.cancelled_caught
