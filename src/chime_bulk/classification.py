@@ -15,12 +15,12 @@ from typing import Any, Final
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionError,
     CredentialRetrievalError,
     HTTPClientError,
     NoCredentialsError,
     PartialCredentialsError,
 )
+from botocore.exceptions import ConnectionError as BotoConnectionError
 
 __all__ = ["ErrorKind", "Failure", "classify"]
 
@@ -139,7 +139,7 @@ def classify(error: Exception) -> Failure:
     name = type(error).__name__
     if isinstance(error, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
         return Failure(kind=ErrorKind.FATAL, code=name, message=str(error))
-    if isinstance(error, HTTPClientError | ConnectionError | TimeoutError | OSError):
+    if isinstance(error, HTTPClientError | BotoConnectionError | TimeoutError | OSError):
         return Failure(kind=ErrorKind.TRANSIENT, code=name, message=str(error))
     if isinstance(error, BotoCoreError):
         return Failure(kind=ErrorKind.REJECTED, code=name, message=str(error))

@@ -213,7 +213,7 @@ class BulkUpdater:
             raise RuntimeError("one run at a time per BulkUpdater")
         run = _Run(gate=BrownoutGate(self._brownout, clock=self._clock))
         self._run = run
-        journal = await self._open_journal()
+        journal, owned = self._open_journal()
         self._progress.on_start(total=total)
         results_send, results_receive = anyio.create_memory_object_stream[
             tuple[int, AttendeeResult]
@@ -229,8 +229,12 @@ class BulkUpdater:
         finally:
             self._run = None
             if journal is not None:
+                # Shielded: a cancelled run still keeps what it learned.
                 with anyio.CancelScope(shield=True):
-                    await journal.aclose()
+                    if owned:
+                        await journal.aclose()
+                    else:
+                        await anyio.to_thread.run_sync(journal.flush)
 
     async def _observed(
         self,
@@ -243,11 +247,12 @@ class BulkUpdater:
             self._progress.on_result(result)
             yield index, result
 
-    async def _open_journal(self) -> Journal | None:
+    def _open_journal(self) -> tuple[Journal | None, bool]:
+        """The run's journal, and whether the run opened it (and so must close it)."""
         target = self._journal_target
         if target is None or isinstance(target, Journal):
-            return target
-        return Journal.open(target)
+            return target, False
+        return Journal.open(target), True
 
     def _start_tasks(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 from tenacity.stop import stop_after_delay, stop_base
 from tenacity.wait import wait_base

@@ -70,10 +70,13 @@ def test_unparseable_retry_after_is_ignored() -> None:
 @pytest.mark.parametrize(
     ("error", "kind"),
     [
-        pytest.param(ConnectionClosedError(endpoint_url="http://x"), ErrorKind.TRANSIENT, id="reset"),
+        pytest.param(
+            ConnectionClosedError(endpoint_url="http://x"), ErrorKind.TRANSIENT, id="reset"
+        ),
         pytest.param(ReadTimeoutError(endpoint_url="http://x"), ErrorKind.TRANSIENT, id="timeout"),
-        pytest.param(EndpointConnectionError(endpoint_url="http://x"), ErrorKind.TRANSIENT,
-                     id="refused"),
+        pytest.param(
+            EndpointConnectionError(endpoint_url="http://x"), ErrorKind.TRANSIENT, id="refused"
+        ),
         pytest.param(NoCredentialsError(), ErrorKind.FATAL, id="no-credentials"),
         pytest.param(ParamValidationError(report="bad"), ErrorKind.REJECTED, id="param"),
         pytest.param(ValueError("bug"), ErrorKind.REJECTED, id="bug"),

@@ -61,8 +61,14 @@ def test_unpaced_never_waits() -> None:
     assert pacer.rate == math.inf
 
 
-def _drive(pacer: AdaptivePacer, clock: FakeClock, *, seconds: float, quota: float | None,
-           burst: float = 20) -> tuple[int, int]:
+def _drive(
+    pacer: AdaptivePacer,
+    clock: FakeClock,
+    *,
+    seconds: float,
+    quota: float | None,
+    burst: float = 20,
+) -> tuple[int, int]:
     """Run the pacer against a token-bucket service with instant responses.
 
     Returns (accepted, throttled)."""
@@ -134,14 +140,14 @@ def test_adaptive_does_not_grow_without_demand() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    ("kwargs", "field"),
     [
-        pytest.param({"initial_rate": 0}, id="zero-start"),
-        pytest.param({"max_rate": 0.1, "min_rate": 1}, id="max-below-min"),
-        pytest.param({"backoff_margin": 1.5}, id="margin"),
+        pytest.param({"initial_rate": 0}, "initial_rate", id="zero-start"),
+        pytest.param({"max_rate": 0.1, "min_rate": 1}, "max_rate", id="max-below-min"),
+        pytest.param({"backoff_margin": 1.5}, "backoff_margin", id="margin"),
     ],
 )
-def test_adaptive_rejects_nonsense(kwargs: dict[str, float]) -> None:
-    """Settings that cannot work are refused up front."""
-    with pytest.raises(ValueError):
+def test_adaptive_rejects_nonsense(kwargs: dict[str, float], field: str) -> None:
+    """Settings that cannot work are refused up front, naming the field."""
+    with pytest.raises(ValueError, match=field):
         Adaptive(**kwargs)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from tenacity import RetryCallState
+from tenacity import AsyncRetrying, RetryCallState
 
 from chime_bulk.classification import ErrorKind, Failure
 from chime_bulk.retry import AttemptFailed, FullJitterWait, RetryPolicy, new_retrying
@@ -19,8 +19,12 @@ def _failed_state(attempt_number: int, error: BaseException) -> RetryCallState:
 
 def _throttle(retry_after: float | None = None) -> AttemptFailed:
     return AttemptFailed(
-        Failure(kind=ErrorKind.THROTTLE, code="ThrottlingException", message="slow down",
-                retry_after_s=retry_after)
+        Failure(
+            kind=ErrorKind.THROTTLE,
+            code="ThrottlingException",
+            message="slow down",
+            retry_after_s=retry_after,
+        )
     )
 
 
@@ -63,6 +67,21 @@ def test_policy_rejects_nonsense(field: str, value: float) -> None:
         RetryPolicy(**{field: value})  # type: ignore[arg-type]
 
 
+async def _count_attempts(retrying: AsyncRetrying, error: AttemptFailed) -> int:
+    """Run a call that always fails with `error`; how many times was it called?"""
+    calls = 0
+
+    async def always_failing() -> None:
+        nonlocal calls
+        calls += 1
+        raise error
+
+    with pytest.raises(AttemptFailed) as raised:
+        await retrying(always_failing)
+    assert raised.value is error
+    return calls
+
+
 @pytest.mark.anyio
 async def test_max_attempts_counts_every_attempt() -> None:
     """max_attempts=3 means exactly three calls, then the last failure is re-raised."""
@@ -71,13 +90,8 @@ async def test_max_attempts_counts_every_attempt() -> None:
     async def sleep(delay: float) -> None:
         slept.append(delay)
 
-    calls = 0
     retrying = new_retrying(RetryPolicy(max_attempts=3, base_s=1), sleep=sleep, random=lambda: 1.0)
-    with pytest.raises(AttemptFailed):
-        async for attempt in retrying:
-            with attempt:
-                calls += 1
-                raise _throttle()
+    calls = await _count_attempts(retrying, _throttle())
     assert calls == 3
     assert slept == [1, 2]
 
@@ -85,15 +99,9 @@ async def test_max_attempts_counts_every_attempt() -> None:
 @pytest.mark.anyio
 async def test_final_errors_are_not_retried() -> None:
     """A not-found failure is final: one attempt, no sleep."""
-    calls = 0
     retrying = new_retrying(RetryPolicy(), sleep=anyio.sleep)
-    not_found = AttemptFailed(Failure(kind=ErrorKind.NOT_FOUND, code="NotFoundException", message=""))
-    with pytest.raises(AttemptFailed):
-        async for attempt in retrying:
-            with attempt:
-                calls += 1
-                raise not_found
-    assert calls == 1
+    not_found = Failure(kind=ErrorKind.NOT_FOUND, code="NotFoundException", message="")
+    assert await _count_attempts(retrying, AttemptFailed(not_found)) == 1
 
 
 @pytest.mark.anyio

@@ -1,0 +1,181 @@
+"""`chime-bulk apply PLAN|-`: send exactly one UpdateAttendeeCapabilities per planned attendee."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterator
+from typing import Literal
+
+import anyio
+import click
+
+from ..engine import Item
+from ..errors import PlanError
+from ..journal import Journal, load_journal
+from ..plan import Plan, read_plan
+from ..report import AttendeeResult, ReportBuilder, Status
+from ..update import Update
+from .common import CommonOptions, ExitCode, changing_options, common_options
+from .execute import RunRequest, execute, finish
+from .output import JsonLines, configure_logging, stderr_console
+
+__all__ = ["apply_command", "run_apply"]
+
+
+def _invalid_result(update: Update, problems: tuple[str, ...]) -> AttendeeResult:
+    return AttendeeResult(
+        meeting_id=update.meeting_id,
+        attendee_id=update.attendee_id,
+        status=Status.INVALID,
+        desired=update.capabilities,
+        error_message="; ".join(problems),
+        region=update.region,
+    )
+
+
+def _planned_result(update: Update) -> AttendeeResult:
+    return AttendeeResult(
+        meeting_id=update.meeting_id,
+        attendee_id=update.attendee_id,
+        status=Status.PLANNED,
+        desired=update.capabilities,
+        previous=update.previous,
+        region=update.region,
+    )
+
+
+def _items(plan: Plan, done: dict[tuple[str, str], AttendeeResult]) -> Iterator[Item]:
+    """The plan in file order: resumed results as they were, invalid lines as `invalid`."""
+    invalid = {entry.line: entry for entry in plan.invalid}
+    updates = iter(zip(plan.lines, plan.updates, strict=True))
+    pending = next(updates, None)
+    for line in sorted([*plan.lines, *invalid]):
+        if line in invalid:
+            yield _invalid_result(invalid[line].update, invalid[line].problems)
+            continue
+        assert pending is not None
+        assert pending[0] == line
+        update = pending[1]
+        pending = next(updates, None)
+        yield done.get(update.key, update)
+
+
+def _dry_run(
+    plan: Plan, *, common: CommonOptions, report_path: str | None, json_lines: bool
+) -> ExitCode:
+    console = stderr_console()
+    console.print(
+        f"[bold yellow]DRY RUN[/]: {len(plan.updates)} update(s) would be sent; nothing is sent."
+    )
+    builder = ReportBuilder()
+    listener = JsonLines() if json_lines else None
+    for index, item in enumerate(_items(plan, {})):
+        result = item if isinstance(item, AttendeeResult) else _planned_result(item)
+        builder.add(result, index=index)
+        if listener is not None:
+            listener.on_result(result)
+        elif result.status is Status.PLANNED:
+            desired = result.desired
+            assert desired is not None
+            click.echo(
+                f"would set meeting {result.meeting_id} attendee {result.attendee_id} "
+                f"to {desired}" + (f" in {result.region}" if result.region else "")
+            )
+    return finish(
+        builder.build(), console=console, common=common, report_path=report_path, title="dry run"
+    )
+
+
+def run_apply(
+    plan: Plan,
+    *,
+    common: CommonOptions,
+    report_path: str | None,
+    json_lines: bool,
+    dry_run: bool = False,
+    journal_path: str | None = None,
+    resume: bool = False,
+    title: str = "apply",
+) -> ExitCode:
+    """The code path shared by `apply` and `demo`: a checked plan in, an exit code out."""
+    console = stderr_console()
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+    if dry_run:
+        return _dry_run(plan, common=common, report_path=report_path, json_lines=json_lines)
+    done: dict[tuple[str, str], AttendeeResult] = {}
+    if resume and journal_path is not None:
+        done = load_journal(journal_path, plan_sha256=plan.sha256)
+        if done:
+            console.print(f"resuming: {len(done)} update(s) already final in {journal_path}")
+    journal = (
+        Journal.open(journal_path, plan_sha256=plan.sha256, resume=resume)
+        if journal_path is not None
+        else None
+    )
+    request = RunRequest(
+        items=_items(plan, done),
+        total=len(plan.updates) + len(plan.invalid),
+        common=common,
+        report_path=report_path,
+        json_lines=json_lines,
+        title=title,
+        journal=journal,
+    )
+    try:
+        return anyio.run(functools.partial(execute, request, console=stderr_console()))
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+@click.command("apply")
+@click.argument("plan_path", metavar="PLAN|-")
+@click.option(
+    "--format",
+    "plan_format",
+    type=click.Choice(["jsonl", "csv"]),
+    help="Plan format (needed only when the name does not tell, e.g. stdin).",
+)
+@click.option("--journal", "journal_path", type=click.Path(dir_okay=False), help="Journal file.")
+@click.option("--resume", is_flag=True, help="Skip updates the journal already has final.")
+@click.option("--skip-invalid", is_flag=True, help="Send the good lines; report bad ones.")
+@changing_options
+@common_options
+def apply_command(
+    *,
+    common: CommonOptions,
+    plan_path: str,
+    plan_format: Literal["jsonl", "csv"] | None,
+    journal_path: str | None,
+    resume: bool,
+    skip_invalid: bool,
+    report_path: str | None,
+    dry_run: bool,
+    json_lines: bool,
+) -> None:
+    """Apply a plan: one update per line (JSONL with the API's keys, or CSV)."""
+    configure_logging(log_format=common.log_format, quiet=common.quiet, verbose=common.verbose)
+    if resume and journal_path is None:
+        raise click.UsageError("--resume needs --journal PATH")
+    if dry_run and journal_path is not None:
+        raise click.UsageError("--dry-run sends nothing, so it takes no --journal")
+    try:
+        plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
+    except PlanError as error:
+        console = stderr_console()
+        console.print("[red]error:[/] the plan is not valid; nothing was sent", highlight=False)
+        console.print(str(error), markup=False, highlight=False)
+        sys.exit(ExitCode.USAGE)
+    sys.exit(
+        run_apply(
+            plan,
+            common=common,
+            report_path=report_path,
+            json_lines=json_lines,
+            dry_run=dry_run,
+            journal_path=journal_path,
+            resume=resume,
+        )
+    )

@@ -1,0 +1,191 @@
+"""Options every subcommand shares, their checks, and the exit codes a script can trust."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+import click
+
+from ..pacing import Adaptive
+from ..retry import RetryPolicy
+
+__all__ = ["CommonOptions", "ExitCode", "changing_options", "common_options"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExitCode(IntEnum):
+    OK = 0  # every update succeeded or was unchanged
+    SOME_FAILED = 1  # some update ended failed / invalid / not_found / cancelled
+    USAGE = 2  # usage or plan error: nothing was sent
+    ABORTED = 3  # a fatal error (401/403, no credentials) stopped the run
+    INTERRUPTED = 130  # Ctrl-C: report and journal still written
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CommonOptions:
+    region: str | None
+    profile: str | None
+    endpoint_url: str | None
+    concurrency: int
+    max_rate: float | None
+    max_attempts: int
+    deadline: float | None
+    log_format: Literal["console", "json"]
+    quiet: bool
+    verbose: int
+    progress: bool
+
+    def pacing(self) -> Adaptive:
+        return Adaptive(max_rate=self.max_rate)
+
+    def retry(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts)
+
+    def updater_kwargs(self) -> dict[str, Any]:
+        return {
+            "region": self.region,
+            "profile": self.profile,
+            "endpoint_url": self.endpoint_url,
+            "max_concurrency": self.concurrency,
+            "pacing": self.pacing(),
+            "retry": self.retry(),
+            "deadline": self.deadline,
+        }
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_endpoint(url: str | None, *, allow_insecure: bool) -> str | None:
+    """Refuse plain http to anything but loopback: SigV4 signs, but does not hide, the body."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise click.BadParameter(f"{url!r} is not an http(s) URL", param_hint="--endpoint-url")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure:
+        raise click.BadParameter(
+            f"{url} is plain http to a non-loopback host; use https, or pass "
+            "--allow-insecure-endpoint if you really mean it",
+            param_hint="--endpoint-url",
+        )
+    return url
+
+
+def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and not value > 0:
+        raise click.BadParameter(f"must be positive, got {value}")
+    return value
+
+
+def common_options(function: F) -> F:
+    """--region --profile --endpoint-url --concurrency --max-rate --max-attempts --deadline
+    --log-format --quiet --verbose --no-progress, gathered into `CommonOptions` as `common`."""
+    options = [
+        click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
+        click.option("--profile", help="AWS profile for credentials and Region."),
+        click.option(
+            "--endpoint-url",
+            envvar="CHIME_BULK_ENDPOINT_URL",
+            help="Service endpoint, e.g. the emulator's (env CHIME_BULK_ENDPOINT_URL).",
+        ),
+        click.option(
+            "--allow-insecure-endpoint",
+            is_flag=True,
+            help="Allow a plain-http endpoint that is not on loopback.",
+        ),
+        click.option(
+            "--concurrency",
+            type=click.IntRange(1, 256),
+            default=16,
+            show_default=True,
+            help="Requests in flight at once.",
+        ),
+        click.option(
+            "--max-rate",
+            type=float,
+            callback=_positive,
+            help="Cap on requests/s (the pacer finds the real rate below it).",
+        ),
+        click.option(
+            "--max-attempts",
+            type=click.IntRange(1, 100),
+            default=RetryPolicy().max_attempts,
+            show_default=True,
+            help="Attempts per update, the first included.",
+        ),
+        click.option(
+            "--deadline",
+            type=float,
+            callback=_positive,
+            help="Seconds; then unfinished updates are reported cancelled.",
+        ),
+        click.option(
+            "--log-format",
+            type=click.Choice(["console", "json"]),
+            default="console",
+            show_default=True,
+        ),
+        click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
+        click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
+        click.option("--no-progress", is_flag=True, help="No progress bar."),
+    ]
+
+    def gather(**kwargs: Any) -> Any:
+        allow_insecure = kwargs.pop("allow_insecure_endpoint")
+        common = CommonOptions(
+            region=kwargs.pop("region"),
+            profile=kwargs.pop("profile"),
+            endpoint_url=check_endpoint(kwargs.pop("endpoint_url"), allow_insecure=allow_insecure),
+            concurrency=kwargs.pop("concurrency"),
+            max_rate=kwargs.pop("max_rate"),
+            max_attempts=kwargs.pop("max_attempts"),
+            deadline=kwargs.pop("deadline"),
+            log_format=kwargs.pop("log_format"),
+            quiet=kwargs.pop("quiet"),
+            verbose=kwargs.pop("verbose"),
+            progress=not kwargs.pop("no_progress"),
+        )
+        return function(common=common, **kwargs)
+
+    # Keep the options already attached to `function` (click stores them on the function).
+    functools.update_wrapper(gather, function)
+    wrapped: Any = gather
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[no-any-return]
+
+
+def changing_options(function: F) -> F:
+    """--report --dry-run --json, for the commands that change attendees."""
+    options = [
+        click.option(
+            "--report",
+            "report_path",
+            type=click.Path(dir_okay=False, writable=True),
+            help="Write the report here (.json, .jsonl or .csv).",
+        ),
+        click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing."),
+        click.option(
+            "--json", "json_lines", is_flag=True, help="One JSON line per result on stdout."
+        ),
+    ]
+    wrapped: Any = function
+    for option in reversed(options):
+        wrapped = option(wrapped)
+    return wrapped  # type: ignore[no-any-return]

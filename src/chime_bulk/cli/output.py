@@ -1,0 +1,214 @@
+"""Everything the CLI shows a person — on stderr — and how it configures logging.
+
+stdout carries only machine-readable output (`--json` result lines, dry-run plans); progress,
+logs, summaries and errors go to stderr through one rich console, so a pipeline never sees
+them and a person always does (errors even with `--quiet`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import IO, Any, Literal
+
+import structlog
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ..classification import Failure
+from ..report import AttendeeResult, Report, Status, Summary
+from ..update import Update
+
+__all__ = ["JsonLines", "ProgressBar", "configure_logging", "print_summary", "stderr_console"]
+
+LogFormat = Literal["console", "json"]
+
+
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is *now*, so a live progress bar can redirect logs."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def stderr_console() -> Console:
+    return Console(file=_CurrentStderr(), stderr=True, highlight=False)  # type: ignore[arg-type]
+
+
+def configure_logging(*, log_format: LogFormat, quiet: bool, verbose: int) -> None:
+    """The application's structlog setup: events to stderr, level from the flags.
+
+    Default is warnings and errors only (retries are summed up in the progress bar and the
+    summary); `-v` shows retries and the run summary, `-vv` every attempt.
+    """
+    if quiet:
+        level = logging.ERROR
+    else:
+        level = {0: logging.WARNING, 1: logging.INFO}.get(verbose, logging.DEBUG)
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        cache_logger_on_first_use=False,
+    )
+
+
+class ProgressBar:
+    """A rich progress bar on stderr: done/total, rate, throttles, retries, ETA."""
+
+    def __init__(self, *, console: Console, description: str) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>6.1f}/s"),
+            TextColumn("throttled {task.fields[throttled]}  retried {task.fields[retried]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=console,
+            redirect_stderr=True,
+            transient=False,
+        )
+        self._description = description
+        self._task: TaskID | None = None
+        self._throttled = 0
+        self._retried = 0
+
+    def __enter__(self) -> ProgressBar:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._progress.__exit__(None, None, None)
+
+    def on_start(self, *, total: int | None) -> None:
+        self._task = self._progress.add_task(
+            self._description, total=total, rate=0.0, throttled=0, retried=0
+        )
+
+    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
+        self._retried += 1
+        if failure.kind.value == "throttle":
+            self._throttled += 1
+        self._refresh(advance=0)
+
+    def on_result(self, result: AttendeeResult) -> None:
+        self._refresh(advance=1)
+
+    def _refresh(self, *, advance: int) -> None:
+        if self._task is None:
+            return
+        task = self._progress.tasks[self._task]
+        self._progress.update(
+            self._task,
+            advance=advance,
+            rate=task.speed or 0.0,
+            throttled=self._throttled,
+            retried=self._retried,
+        )
+
+    def on_finish(self, summary: Summary) -> None:
+        if self._task is not None:
+            self._progress.update(self._task, refresh=True)
+
+
+class JsonLines:
+    """`--json`: one JSON object per result on stdout, as results finish."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self._stream = stream or sys.stdout
+
+    def on_start(self, *, total: int | None) -> None:
+        pass
+
+    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
+        pass
+
+    def on_result(self, result: AttendeeResult) -> None:
+        self._stream.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
+        self._stream.flush()
+
+    def on_finish(self, summary: Summary) -> None:
+        pass
+
+
+class Listeners:
+    """Fans one run's events out to several listeners."""
+
+    def __init__(self, *listeners: Any) -> None:
+        self._listeners = listeners
+
+    def on_start(self, *, total: int | None) -> None:
+        for listener in self._listeners:
+            listener.on_start(total=total)
+
+    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
+        for listener in self._listeners:
+            listener.on_retry(update=update, failure=failure, attempt=attempt, delay_s=delay_s)
+
+    def on_result(self, result: AttendeeResult) -> None:
+        for listener in self._listeners:
+            listener.on_result(result)
+
+    def on_finish(self, summary: Summary) -> None:
+        for listener in self._listeners:
+            listener.on_finish(summary)
+
+
+_SHOWN_FAILURES = 10
+
+
+def print_summary(
+    report: Report, *, console: Console, report_path: str | None, title: str = "chime-bulk"
+) -> None:
+    """The end-of-run table, and the first few failures with where to find the rest."""
+    summary = report.summary
+    table = Table(title=title, show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    for status in Status:
+        count = summary.by_status.get(status.value, 0)
+        if count:
+            style = "green" if status.ok else "red"
+            table.add_row(status.value, f"[{style}]{count}[/]")
+    table.add_row("total", str(summary.total))
+    table.add_row("requests", str(summary.requests))
+    table.add_row("throttled", str(summary.throttled))
+    table.add_row("retried", str(summary.retried))
+    table.add_row("elapsed", f"{summary.elapsed_s:.1f} s")
+    if summary.elapsed_s > 0:
+        table.add_row("rate", f"{summary.total / summary.elapsed_s:.1f} updates/s")
+    console.print(table)
+    failures = report.failed()
+    for result in failures[:_SHOWN_FAILURES]:
+        console.print(
+            f"[red]{result.status}[/] meeting {result.meeting_id} attendee {result.attendee_id}: "
+            f"{result.error_code or ''} {result.error_message or ''}".rstrip(),
+            markup=True,
+            highlight=False,
+        )
+    if len(failures) > _SHOWN_FAILURES:
+        where = f"; all of them are in {report_path}" if report_path else ""
+        console.print(f"… and {len(failures) - _SHOWN_FAILURES} more{where}")

@@ -1,0 +1,39 @@
+"""Fixtures shared by every test: no real AWS configuration, ever."""
+
+from __future__ import annotations
+
+import pytest
+
+#: Dummy credentials: the emulator accepts any SigV4 signature.
+TEST_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@pytest.fixture(autouse=True)
+def _isolated_aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials, and nothing from the machine's own AWS configuration."""
+    for name in (
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "CHIME_BULK_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in TEST_ENV.items():
+        monkeypatch.setenv(name, value)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Tests are the application here: keep the library's debug events out of the output."""
+    import logging
+
+    import structlog
+
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))

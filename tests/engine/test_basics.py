@@ -1,0 +1,101 @@
+"""The engine against a well-behaved emulator: results, reporting, validation."""
+
+from __future__ import annotations
+
+import pytest
+
+from chime_bulk import BulkUpdater, Capabilities, Status, Update
+from chime_bulk.emulator import Emulator
+from chime_bulk.pacing import Unpaced
+
+from .conftest import MUTE_VIDEO, mute_all
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_every_update_succeeds_and_lands(emulator: Emulator) -> None:
+    """A clean run reports each update succeeded once, and the emulator holds each change."""
+    meetings = emulator.seed(meetings=3, attendees=20)
+    updates = mute_all(meetings)
+    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
+        report = await bulk.run(updates)
+    assert [r.attendee_id for r in report.results] == [u.attendee_id for u in updates]
+    assert all(r.status is Status.SUCCEEDED and r.attempts == 1 for r in report.results)
+    assert report.ok
+    assert report.summary.total == 60
+    assert report.summary.requests == 60
+    for update in updates:
+        assert emulator.capabilities(update.meeting_id, update.attendee_id) == MUTE_VIDEO.to_api()
+        assert emulator.write_count(update.meeting_id, update.attendee_id) == 1
+    assert all(r.request_id for r in report.results)
+
+
+async def test_invalid_updates_are_never_sent(emulator: Emulator) -> None:
+    """A malformed ID or a forbidden combination is `invalid`, and no request carries it."""
+    meetings = emulator.seed(meetings=1, attendees=2)
+    meeting, (good, other) = next(iter(meetings.items()))
+    updates = [
+        Update(meeting_id=meeting, attendee_id="not-an-id", capabilities=MUTE_VIDEO),
+        Update(
+            meeting_id=meeting,
+            attendee_id=other,
+            capabilities=Capabilities("SendReceive", "None", "Receive"),
+        ),
+        Update(meeting_id=meeting, attendee_id=good, capabilities=MUTE_VIDEO),
+    ]
+    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
+        report = await bulk.run(updates)
+    assert [r.status for r in report.results] == [Status.INVALID, Status.INVALID, Status.SUCCEEDED]
+    assert "not a valid Chime ID" in (report.results[0].error_message or "")
+    assert "Content" in (report.results[1].error_message or "")
+    sent = [(r.meeting_id, r.attendee_id) for r in emulator.requests]
+    assert sent == [(meeting, good)]
+
+
+async def test_unknown_attendee_is_not_found_without_retry(emulator: Emulator) -> None:
+    """An attendee that does not exist is `not_found` after exactly one attempt."""
+    meetings = emulator.seed(meetings=1, attendees=1)
+    meeting = next(iter(meetings))
+    ghost = "0123abcd-0000-0000-0000-000000000000"
+    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
+        report = await bulk.run(
+            [Update(meeting_id=meeting, attendee_id=ghost, capabilities=MUTE_VIDEO)]
+        )
+    (result,) = report.results
+    assert (result.status, result.attempts, result.error_code) == (
+        Status.NOT_FOUND,
+        1,
+        "NotFoundException",
+    )
+    assert not report.ok
+
+
+async def test_duplicates_are_each_reported(emulator: Emulator) -> None:
+    """The same update given twice appears twice in the report."""
+    meetings = emulator.seed(meetings=1, attendees=1)
+    (update,) = mute_all(meetings)
+    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
+        report = await bulk.run([update, update])
+    assert [r.status for r in report.results] == [Status.SUCCEEDED, Status.SUCCEEDED]
+
+
+async def test_async_iterables_are_pulled_lazily(emulator: Emulator) -> None:
+    """An async generator plan works, and is not read ahead of the workers."""
+    meetings = emulator.seed(meetings=1, attendees=50)
+    updates = mute_all(meetings)
+    pulled = 0
+    max_ahead = 0
+
+    async def generate():  # type: ignore[no-untyped-def]
+        nonlocal pulled, max_ahead
+        for update in updates:
+            pulled += 1
+            max_ahead = max(max_ahead, pulled - len(emulator.requests))
+            yield update
+
+    async with BulkUpdater(
+        endpoint_url=emulator.endpoint_url, pacing=Unpaced(), max_concurrency=4
+    ) as bulk:
+        report = await bulk.run(generate())
+    assert report.summary.by_status == {"succeeded": 50}
+    assert max_ahead <= 4 + 2
