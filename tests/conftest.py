@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
 import pytest
 
 #: Dummy credentials: the emulator accepts any SigV4 signature.
@@ -37,3 +40,19 @@ def pytest_configure(config: pytest.Config) -> None:
     import structlog
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+
+
+@pytest.fixture
+def log_events() -> Iterator[list[MutableMapping[str, Any]]]:
+    """Every structlog event the library emits during the test, debug level included."""
+    import logging
+
+    import structlog
+
+    previous = structlog.get_config()["wrapper_class"]
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.DEBUG))
+    try:
+        with structlog.testing.capture_logs() as events:
+            yield events
+    finally:
+        structlog.configure(wrapper_class=previous)

@@ -20,7 +20,13 @@ import sniffio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
-__all__ = ["SERVICE_NAME", "ClientFactory", "ClientSettings", "botocore_retries_enabled"]
+__all__ = [
+    "SERVICE_NAME",
+    "ClientFactory",
+    "ClientSettings",
+    "botocore_retries_enabled",
+    "warn_if_retrying",
+]
 
 SERVICE_NAME: Final = "chime-sdk-meetings"
 DEFAULT_REGION: Final = "us-east-1"
@@ -56,6 +62,17 @@ def botocore_retries_enabled(client: Any) -> bool:
     return total != 1
 
 
+def warn_if_retrying(client: Any) -> None:
+    if botocore_retries_enabled(client):
+        warnings.warn(
+            "the client given to chime-bulk has botocore retries enabled; they stack under "
+            "chime-bulk's own retries. Create it with "
+            "Config(retries={'mode': 'standard', 'total_max_attempts': 1}).",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
 class ClientFactory:
     """Makes (lazily) and owns one client per Region; `client=` injection is honoured."""
 
@@ -69,14 +86,6 @@ class ClientFactory:
         if self.default_region is None and settings.endpoint_url is not None:
             self.default_region = DEFAULT_REGION  # an emulator or proxy: the name is a label
         if client is not None:
-            if botocore_retries_enabled(client):
-                warnings.warn(
-                    "the client given to chime-bulk has botocore retries enabled; they stack "
-                    "under chime-bulk's own retries. Create it with "
-                    "Config(retries={'mode': 'standard', 'total_max_attempts': 1}).",
-                    RuntimeWarning,
-                    stacklevel=3,
-                )
             self._clients[client.meta.region_name] = client
             self.default_region = self.default_region or client.meta.region_name
 

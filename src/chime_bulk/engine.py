@@ -31,7 +31,7 @@ from tenacity import RetryCallState
 
 from .brownout import BrownoutGate, BrownoutPolicy, GateState
 from .classification import ErrorKind, Failure, classify
-from .clients import ClientFactory, ClientSettings
+from .clients import ClientFactory, ClientSettings, warn_if_retrying
 from .errors import RunAborted
 from .journal import Journal
 from .pacing import Adaptive, Pacer, Pacing
@@ -124,6 +124,8 @@ class BulkUpdater:
             endpoint_url=endpoint_url,
             max_pool_connections=max(max_concurrency, 10),
         )
+        if client is not None:
+            warn_if_retrying(client)
         self._given_client = client
         self._concurrency = max_concurrency
         self._retry = retry or RetryPolicy()

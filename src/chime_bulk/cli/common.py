@@ -171,6 +171,19 @@ def common_options(function: F) -> F:
     return wrapped  # type: ignore[no-any-return]
 
 
+_REPORT_SUFFIXES = (".json", ".jsonl", ".csv")
+
+
+def report_path_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # Checked before anything is sent: a run must never end unable to write its report.
+    if value is not None and not value.endswith(_REPORT_SUFFIXES):
+        raise click.BadParameter(
+            f"{value!r}: the report format comes from the suffix; use one of "
+            + ", ".join(_REPORT_SUFFIXES)
+        )
+    return value
+
+
 def changing_options(function: F) -> F:
     """--report --dry-run --json, for the commands that change attendees."""
     options = [
@@ -178,6 +191,7 @@ def changing_options(function: F) -> F:
             "--report",
             "report_path",
             type=click.Path(dir_okay=False, writable=True),
+            callback=report_path_option,
             help="Write the report here (.json, .jsonl or .csv).",
         ),
         click.option("--dry-run", is_flag=True, help="Show what would be sent; send nothing."),

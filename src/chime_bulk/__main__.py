@@ -1,0 +1,5 @@
+"""`python -m chime_bulk`: the same as the `chime-bulk` command."""
+
+from .cli import main
+
+main()

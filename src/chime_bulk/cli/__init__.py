@@ -1,0 +1,32 @@
+"""The `chime-bulk` command line. `main()` is the console-script entry point."""
+
+from __future__ import annotations
+
+import click
+
+from .apply import apply_command
+from .demo import demo_command
+from .emulator_command import emulator_command
+
+__all__ = ["cli", "main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="chime-bulk")
+def cli() -> None:
+    """Change Amazon Chime SDK meeting attendees' capabilities in bulk.
+
+    \b
+    Exit codes: 0 all succeeded or unchanged; 1 some update failed, was invalid, not found
+    or cancelled; 2 usage or plan error (nothing sent); 3 run aborted by a fatal error;
+    130 interrupted (report and journal still written).
+    """
+
+
+cli.add_command(apply_command)
+cli.add_command(emulator_command)
+cli.add_command(demo_command)
+
+
+def main() -> None:
+    cli(prog_name="chime-bulk")

@@ -1,0 +1,179 @@
+"""End to end: the real `chime-bulk apply` process against the emulator."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from chime_bulk import Report, Status
+from chime_bulk.emulator import Emulator, Faults
+
+from .conftest import MUTE_VIDEO, chime_bulk, plan_for, writes
+
+
+def test_clean_run_exits_0_and_writes_the_report(emulator: Emulator, tmp_path: Path) -> None:
+    """Every update succeeds: exit 0, a report with each attendee, the emulator changed."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=2, attendees=30)
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--region",
+        "us-east-1",
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 0, done.stderr
+    report = Report.read(report_path)
+    assert [r.attendee_id for r in report.results] == [u.attendee_id for u in updates]
+    assert report.summary.by_status == {"succeeded": 60}
+    assert all(emulator.capabilities(*u.key) == MUTE_VIDEO.to_api() for u in updates)
+    assert "succeeded" in done.stderr
+    assert done.stdout == ""  # nothing machine-readable was asked for
+
+
+def test_bad_plan_line_exits_2_and_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    """A typo on line 3 is reported with its number, exit 2, and no write reaches the service."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=5)
+    lines = plan.read_text().splitlines()
+    lines[2] = lines[2].replace('"Capabilities"', '"Capabilites"')
+    plan.write_text("\n".join(lines) + "\n")
+    done = chime_bulk("apply", str(plan), "--endpoint-url", emulator.endpoint_url)
+    assert done.returncode == 2
+    assert f"{plan}:3:" in done.stderr
+    assert "Capabilites" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert writes(emulator) == []
+
+
+def test_gone_attendees_exit_1(emulator: Emulator, tmp_path: Path) -> None:
+    """Attendees that left are `not_found` in the report and the exit code is 1."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=1, attendees=10)
+    for update in updates[:3]:
+        emulator.remove_attendee(*update.key)
+    report_path = tmp_path / "report.csv"
+    done = chime_bulk(
+        "apply", str(plan), "--endpoint-url", emulator.endpoint_url, "--report", str(report_path)
+    )
+    assert done.returncode == 1
+    report = Report.read(report_path)
+    assert report.summary.by_status == {"not_found": 3, "succeeded": 7}
+    assert "not_found" in done.stderr
+
+
+def test_auth_failure_exits_3(emulator: Emulator, tmp_path: Path) -> None:
+    """A 401 aborts the run: exit 3, the error on stderr even with --quiet, a full report."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=40)
+    emulator.set_faults(Faults(unauthorized=True))
+    report_path = tmp_path / "report.jsonl"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--report",
+        str(report_path),
+        "--quiet",
+        "--concurrency",
+        "4",
+    )
+    assert done.returncode == 3
+    assert "UnauthorizedException" in done.stderr
+    report = Report.read(report_path)
+    assert len(report.results) == 40
+    assert report.summary.by_status["cancelled"] >= 36
+    assert len(writes(emulator)) <= 4
+
+
+def test_dry_run_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    """--dry-run says so, lists what would be sent, reports `planned`, and sends nothing."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=1, attendees=5)
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--dry-run",
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "DRY RUN" in done.stderr
+    assert len(done.stdout.splitlines()) == 5
+    assert Report.read(report_path).summary.by_status == {"planned": 5}
+    assert writes(emulator) == []
+    assert all(emulator.write_count(*u.key) == 0 for u in updates)
+
+
+def test_json_lines_on_stdout_only(emulator: Emulator, tmp_path: Path) -> None:
+    """--json prints exactly one JSON result per update on stdout, and nothing else there."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=1, attendees=12)
+    done = chime_bulk("apply", str(plan), "--endpoint-url", emulator.endpoint_url, "--json")
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert sorted(line["attendee_id"] for line in lines) == sorted(u.attendee_id for u in updates)
+    assert {line["status"] for line in lines} == {"succeeded"}
+
+
+def test_plan_from_stdin(emulator: Emulator, tmp_path: Path) -> None:
+    """`apply -` reads the plan from standard input."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=3)
+    done = chime_bulk(
+        "apply", "-", "--endpoint-url", emulator.endpoint_url, input_text=plan.read_text()
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(writes(emulator)) == 3
+
+
+def test_insecure_remote_endpoint_is_refused(tmp_path: Path) -> None:
+    """Plain http to a non-loopback host is a usage error unless explicitly allowed."""
+    plan = tmp_path / "plan.jsonl"
+    plan.write_text("")
+    done = chime_bulk("apply", str(plan), "--endpoint-url", "http://example.com")
+    assert done.returncode == 2
+    assert "--allow-insecure-endpoint" in done.stderr
+
+
+def test_interrupt_exits_130_with_a_complete_report(emulator: Emulator, tmp_path: Path) -> None:
+    """SIGINT mid-run: exit 130, and the report lists every update, the rest `cancelled`."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=2, attendees=150)
+    report_path = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chime_bulk",
+            "apply",
+            str(plan),
+            "--endpoint-url",
+            emulator.endpoint_url,
+            "--max-rate",
+            "20",
+            "--json",
+            "--report",
+            str(report_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert process.stdout is not None
+    first = process.stdout.readline()  # the run is under way once a result is out
+    assert json.loads(first)["status"] == "succeeded"
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    report = Report.read(report_path)
+    assert len(report.results) == 300
+    assert report.summary.by_status.get("cancelled", 0) > 0
+    assert {r.status for r in report.results} <= {Status.SUCCEEDED, Status.CANCELLED}
+    succeeded = report.summary.by_status["succeeded"]
+    assert succeeded == len(writes(emulator))
