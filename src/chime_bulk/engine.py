@@ -34,6 +34,7 @@ from .classification import ErrorKind, Failure, classify
 from .clients import ClientFactory, ClientSettings, warn_if_retrying
 from .errors import RunAborted
 from .journal import Journal
+from .listing import LIST_OPERATION, AttendeeState, list_attendees
 from .pacing import Adaptive, Pacer, Pacing
 from .progress import NullProgress, ProgressListener
 from .report import AttendeeResult, Report, ReportBuilder, Status
@@ -76,7 +77,6 @@ class _Run:
     """The state one `run()`/`stream()` shares between its tasks."""
 
     gate: BrownoutGate
-    pacers: dict[tuple[str | None, str], Pacer] = field(default_factory=dict)
     slots: set[_Slot] = field(default_factory=set)
     stopping: bool = False
     fatal: AttendeeResult | None = None
@@ -139,6 +139,9 @@ class BulkUpdater:
         self._clock = clock
         self._clients: ClientFactory | None = None
         self._run: _Run | None = None
+        # One pacer per (Region, operation), the scope of the service's quota; kept for the
+        # updater's lifetime so a second run starts at the rate the first one learned.
+        self._pacers: dict[tuple[str | None, str], Pacer] = {}
 
     async def __aenter__(self) -> Self:
         self._clients = ClientFactory(self._settings, client=self._given_client)
@@ -188,6 +191,21 @@ class BulkUpdater:
         if run.fatal is not None:
             report = Report(results=[run.fatal], summary=report.summary)
         self._finish(report, run)
+
+    async def list_attendees(
+        self, meeting_id: str, *, region: str | None = None
+    ) -> list[AttendeeState]:
+        """Every attendee of a meeting with its current capabilities (never its JoinToken).
+
+        Paced and retried like updates; raises `ListingFailed` when the meeting cannot be read.
+        """
+        return await list_attendees(
+            client=await self._client(region),
+            meeting_id=meeting_id,
+            pacer=self._pacer(region, LIST_OPERATION),
+            retry=self._retry,
+            random=self._random.random,
+        )
 
     def request_stop(self, *, grace_s: float | None = None) -> None:
         """Stop dispatching; requests in flight get `grace_s` to finish, the rest are cancelled.
@@ -400,7 +418,7 @@ class BulkUpdater:
         if run.stopping:
             raise _Stopped
         client = await self._client(update.region)
-        pacer = self._pacer(run, update.region)
+        pacer = self._pacer(update.region, _OPERATION)
         probe = await self._admit(run, pacer)
         tally.attempts += 1
         slot.sending = True
@@ -456,11 +474,11 @@ class BulkUpdater:
         assert self._clients is not None
         return await self._clients.get(region)
 
-    def _pacer(self, run: _Run, region: str | None) -> Pacer:
-        key = (region, _OPERATION)
-        pacer = run.pacers.get(key)
+    def _pacer(self, region: str | None, operation: str) -> Pacer:
+        key = (region, operation)
+        pacer = self._pacers.get(key)
         if pacer is None:
-            pacer = run.pacers[key] = self._pacing.new_pacer(clock=self._clock)
+            pacer = self._pacers[key] = self._pacing.new_pacer(clock=self._clock)
         return pacer
 
 

@@ -7,6 +7,7 @@ import click
 from .apply import apply_command
 from .demo import demo_command
 from .emulator_command import emulator_command
+from .state_commands import mute_command, restore_command, unmute_command
 
 __all__ = ["cli", "main"]
 
@@ -24,6 +25,9 @@ def cli() -> None:
 
 
 cli.add_command(apply_command)
+cli.add_command(mute_command)
+cli.add_command(unmute_command)
+cli.add_command(restore_command)
 cli.add_command(emulator_command)
 cli.add_command(demo_command)
 

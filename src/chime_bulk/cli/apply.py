@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Literal
 
 import anyio
 import click
 
-from ..engine import Item
-from ..errors import PlanError
+from ..engine import BulkUpdater, Item
+from ..errors import JournalError, PlanError
 from ..journal import Journal, load_journal
 from ..plan import Plan, read_plan
-from ..report import AttendeeResult, ReportBuilder, Status
+from ..report import AttendeeResult, Status
 from ..update import Update
 from .common import CommonOptions, ExitCode, changing_options, common_options
-from .execute import RunRequest, execute, finish
-from .output import JsonLines, configure_logging, stderr_console
+from .execute import RunRequest, execute
+from .output import configure_logging, stderr_console
 
 __all__ = ["apply_command", "run_apply"]
 
@@ -30,17 +31,6 @@ def _invalid_result(update: Update, problems: tuple[str, ...]) -> AttendeeResult
         status=Status.INVALID,
         desired=update.capabilities,
         error_message="; ".join(problems),
-        region=update.region,
-    )
-
-
-def _planned_result(update: Update) -> AttendeeResult:
-    return AttendeeResult(
-        meeting_id=update.meeting_id,
-        attendee_id=update.attendee_id,
-        status=Status.PLANNED,
-        desired=update.capabilities,
-        previous=update.previous,
         region=update.region,
     )
 
@@ -61,32 +51,6 @@ def _items(plan: Plan, done: dict[tuple[str, str], AttendeeResult]) -> Iterator[
         yield done.get(update.key, update)
 
 
-def _dry_run(
-    plan: Plan, *, common: CommonOptions, report_path: str | None, json_lines: bool
-) -> ExitCode:
-    console = stderr_console()
-    console.print(
-        f"[bold yellow]DRY RUN[/]: {len(plan.updates)} update(s) would be sent; nothing is sent."
-    )
-    builder = ReportBuilder()
-    listener = JsonLines() if json_lines else None
-    for index, item in enumerate(_items(plan, {})):
-        result = item if isinstance(item, AttendeeResult) else _planned_result(item)
-        builder.add(result, index=index)
-        if listener is not None:
-            listener.on_result(result)
-        elif result.status is Status.PLANNED:
-            desired = result.desired
-            assert desired is not None
-            click.echo(
-                f"would set meeting {result.meeting_id} attendee {result.attendee_id} "
-                f"to {desired}" + (f" in {result.region}" if result.region else "")
-            )
-    return finish(
-        builder.build(), console=console, common=common, report_path=report_path, title="dry run"
-    )
-
-
 def run_apply(
     plan: Plan,
     *,
@@ -102,29 +66,32 @@ def run_apply(
     console = stderr_console()
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/] {warning}", highlight=False)
-    if dry_run:
-        return _dry_run(plan, common=common, report_path=report_path, json_lines=json_lines)
     done: dict[tuple[str, str], AttendeeResult] = {}
-    if resume and journal_path is not None:
-        done = load_journal(journal_path, plan_sha256=plan.sha256)
-        if done:
+    journal: Journal | None = None
+    try:
+        if resume and journal_path is not None and Path(journal_path).exists():
+            done = load_journal(journal_path, plan_sha256=plan.sha256)
             console.print(f"resuming: {len(done)} update(s) already final in {journal_path}")
-    journal = (
-        Journal.open(journal_path, plan_sha256=plan.sha256, resume=resume)
-        if journal_path is not None
-        else None
-    )
+        if journal_path is not None:
+            journal = Journal.open(journal_path, plan_sha256=plan.sha256, resume=resume)
+    except (JournalError, OSError) as error:
+        console.print(f"[red]error:[/] journal {journal_path}: {error}", highlight=False)
+        return ExitCode.USAGE
+
+    async def items(bulk: BulkUpdater) -> Iterable[Item]:
+        return _items(plan, done)
+
     request = RunRequest(
-        items=_items(plan, done),
-        total=len(plan.updates) + len(plan.invalid),
+        items=items,
         common=common,
         report_path=report_path,
         json_lines=json_lines,
         title=title,
+        dry_run=dry_run,
         journal=journal,
     )
     try:
-        return anyio.run(functools.partial(execute, request, console=stderr_console()))
+        return anyio.run(functools.partial(execute, request, console=console))
     finally:
         if journal is not None:
             journal.close()

@@ -1,47 +1,51 @@
 """Run a batch of updates for a command: progress, signals, report file, summary, exit code.
 
-Every changing command (`apply`, `demo`, `restore`, `mute`, `unmute`) ends here, so they all
-behave alike: Ctrl-C once stops dispatching and lets requests in flight finish, twice cancels
-them too, and either way the report and journal are written and the exit code is 130.
+Every changing command (`apply`, `mute`, `unmute`, `restore`, `demo`) ends here, so they all
+behave alike: a dry run lists what would be sent and sends nothing; Ctrl-C once stops
+dispatching and lets requests in flight finish, twice cancels them too, and either way the
+report and journal are written and the exit code is 130.
 """
 
 from __future__ import annotations
 
 import signal
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-import structlog
+import click
 from rich.console import Console
 
+from ..classification import ErrorKind
 from ..engine import BulkUpdater, Item
 from ..errors import RunAborted
 from ..journal import Journal
+from ..listing import ListingFailed
 from ..progress import ProgressListener
-from ..report import Report
+from ..report import AttendeeResult, Report, ReportBuilder, Status
 from .common import CommonOptions, ExitCode
 from .output import JsonLines, Listeners, ProgressBar, print_summary
 
-__all__ = ["RunRequest", "execute"]
-
-_log = structlog.get_logger("chime_bulk.cli")
+__all__ = ["RunRequest", "execute", "finish"]
 
 #: How long requests in flight may take to finish after the first Ctrl-C.
 _INTERRUPT_GRACE_S = 15.0
+
+#: Reads what to do once a client exists (state-aware commands list attendees first).
+ItemSource = Callable[[BulkUpdater], Awaitable[Iterable[Item]]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunRequest:
     """What a command wants run and where its results go."""
 
-    items: Iterable[Item]
-    total: int | None
+    items: ItemSource
     common: CommonOptions
     report_path: str | None
     json_lines: bool
     title: str
+    dry_run: bool = False
     journal: Journal | None = None
 
 
@@ -64,41 +68,91 @@ async def _watch_signals(bulk: BulkUpdater, interrupts: _Interrupts, console: Co
                 bulk.request_stop(grace_s=0)
 
 
-async def execute(request: RunRequest, *, console: Console) -> ExitCode:
-    """Run `request`, write its report, print its summary; the exit code says how it went."""
-    common = request.common
+def _listeners(
+    request: RunRequest, console: Console
+) -> tuple[list[ProgressListener], ProgressBar | None]:
     listeners: list[ProgressListener] = []
     bar: ProgressBar | None = None
-    if common.progress and not common.quiet and console.is_terminal:
+    common = request.common
+    if common.progress and not common.quiet and console.is_terminal and not request.dry_run:
         bar = ProgressBar(console=console, description=request.title)
         listeners.append(bar)
     if request.json_lines:
         listeners.append(JsonLines())
+    return listeners, bar
+
+
+def _planned(item: Item) -> AttendeeResult:
+    if isinstance(item, AttendeeResult):
+        return item
+    return AttendeeResult(
+        meeting_id=item.meeting_id,
+        attendee_id=item.attendee_id,
+        status=Status.PLANNED,
+        desired=item.capabilities,
+        previous=item.previous,
+        region=item.region,
+    )
+
+
+def _dry_run(items: Iterable[Item], *, json_lines: bool, console: Console) -> Report:
+    """The report a run would start from: `planned` for what would be sent; nothing is sent."""
+    builder = ReportBuilder()
+    listener = JsonLines() if json_lines else None
+    planned = 0
+    for index, item in enumerate(items):
+        result = _planned(item)
+        builder.add(result, index=index)
+        if listener is not None:
+            listener.on_result(result)
+        elif result.status is Status.PLANNED:
+            planned += 1
+            where = f" in {result.region}" if result.region else ""
+            was = f" (now {result.previous})" if result.previous else ""
+            click.echo(
+                f"would set meeting {result.meeting_id} attendee {result.attendee_id} "
+                f"to {result.desired}{was}{where}"
+            )
+    console.print(f"[bold yellow]DRY RUN[/]: {planned} update(s) would be sent; nothing was sent.")
+    return builder.build()
+
+
+async def execute(request: RunRequest, *, console: Console) -> ExitCode:
+    """Run `request`, write its report, print its summary; the exit code says how it went."""
+    common = request.common
+    listeners, bar = _listeners(request, console)
     interrupts = _Interrupts()
     aborted: RunAborted | None = None
-    async with (
-        BulkUpdater(
-            **common.updater_kwargs(), progress=Listeners(*listeners), journal=request.journal
-        ) as bulk,
-        anyio.create_task_group() as tg,
-    ):
-        tg.start_soon(_watch_signals, bulk, interrupts, console)
+    async with BulkUpdater(
+        **common.updater_kwargs(), progress=Listeners(*listeners), journal=request.journal
+    ) as bulk:
         try:
-            if bar is not None:
-                with bar:
-                    report = await bulk.run(request.items)
-            else:
-                report = await bulk.run(request.items)
-        except RunAborted as error:
-            aborted = error
-            report = error.report
-        tg.cancel_scope.cancel()
+            items = await request.items(bulk)
+        except ListingFailed as error:
+            console.print(f"[red]error:[/] {error}; nothing was sent", highlight=False)
+            fatal = error.failure.kind is ErrorKind.FATAL
+            return ExitCode.ABORTED if fatal else ExitCode.USAGE
+        if request.dry_run:
+            report = _dry_run(items, json_lines=request.json_lines, console=console)
+        else:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_watch_signals, bulk, interrupts, console)
+                try:
+                    if bar is not None:
+                        with bar:
+                            report = await bulk.run(items)
+                    else:
+                        report = await bulk.run(items)
+                except RunAborted as error:
+                    aborted = error
+                    report = error.report
+                tg.cancel_scope.cancel()
     return finish(
         report,
         console=console,
         common=common,
         report_path=request.report_path,
-        title=request.title,
+        title="dry run" if request.dry_run else request.title,
         aborted=aborted,
         interrupted=interrupts.count > 0,
     )

@@ -25,7 +25,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..classification import Failure
+from ..classification import ErrorKind, Failure
 from ..report import AttendeeResult, Report, Status, Summary
 from ..update import Update
 
@@ -110,7 +110,7 @@ class ProgressBar:
 
     def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
         self._retried += 1
-        if failure.kind.value == "throttle":
+        if failure.kind is ErrorKind.THROTTLE:
             self._throttled += 1
         self._refresh(advance=0)
 

@@ -1,0 +1,182 @@
+"""`mute`, `unmute` and `restore`: commands that start from the attendees' current state.
+
+`mute`/`unmute` list each meeting's attendees, take sending away from (or give it back to)
+the chosen media, and send only what changes; the report keeps every attendee's previous
+capabilities, so `restore REPORT` can put back exactly what a run changed.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Iterable
+
+import anyio
+import click
+
+from ..engine import BulkUpdater, Item
+from ..errors import PlanError
+from ..report import Report, Status
+from ..selection import MediaSelection, sending_changes
+from ..update import Update
+from ..validation import is_valid_id
+from .common import CommonOptions, ExitCode, changing_options, common_options
+from .execute import RunRequest, execute
+from .output import configure_logging, stderr_console
+
+__all__ = ["mute_command", "restore_command", "unmute_command"]
+
+
+def _checked_ids(values: tuple[str, ...], *, option: str) -> tuple[str, ...]:
+    bad = [value for value in values if not is_valid_id(value)]
+    if bad:
+        raise click.BadParameter(f"not a Chime ID: {', '.join(bad)}", param_hint=option)
+    return values
+
+
+def _run(request: RunRequest) -> None:
+    console = stderr_console()
+    sys.exit(anyio.run(functools.partial(execute, request, console=console)))
+
+
+def _sending_command(*, allow_send: bool) -> click.Command:
+    verb = "unmute" if allow_send else "mute"
+
+    @click.command(verb)
+    @click.option(
+        "--meeting",
+        "meetings",
+        multiple=True,
+        required=True,
+        metavar="ID",
+        help="A meeting to change (repeat for more).",
+    )
+    @click.option("--audio", is_flag=True, help=f"{verb.capitalize()} audio.")
+    @click.option("--video", is_flag=True, help=f"{verb.capitalize()} video.")
+    @click.option("--content", is_flag=True, help=f"{verb.capitalize()} content sharing.")
+    @click.option(
+        "--except",
+        "excepted",
+        multiple=True,
+        metavar="ATTENDEE_ID",
+        help="Leave this attendee as it is (repeat for more).",
+    )
+    @changing_options
+    @common_options
+    def command(
+        *,
+        common: CommonOptions,
+        meetings: tuple[str, ...],
+        audio: bool,
+        video: bool,
+        content: bool,
+        excepted: tuple[str, ...],
+        report_path: str | None,
+        dry_run: bool,
+        json_lines: bool,
+    ) -> None:
+        configure_logging(log_format=common.log_format, quiet=common.quiet, verbose=common.verbose)
+        if not (audio or video or content):
+            raise click.UsageError(f"say what to {verb}: --audio, --video and/or --content")
+        media = MediaSelection(audio=audio, video=video, content=content)
+        meeting_ids = list(dict.fromkeys(_checked_ids(meetings, option="--meeting")))
+        excluded = frozenset(_checked_ids(excepted, option="--except"))
+
+        async def items(bulk: BulkUpdater) -> Iterable[Item]:
+            collected: list[Item] = []
+            for meeting_id in meeting_ids:
+                attendees = await bulk.list_attendees(meeting_id)
+                collected.extend(
+                    sending_changes(
+                        meeting_id,
+                        attendees,
+                        media=media,
+                        allow_send=allow_send,
+                        excluded=excluded,
+                        region=common.region,
+                    )
+                )
+            seen = {item.attendee_id for item in collected}
+            unknown = sorted(excluded - seen)
+            if unknown:
+                stderr_console().print(
+                    f"[yellow]warning:[/] --except names attendee(s) in none of the meetings: "
+                    f"{', '.join(unknown)}",
+                    highlight=False,
+                )
+            return collected
+
+        _run(
+            RunRequest(
+                items=items,
+                common=common,
+                report_path=report_path,
+                json_lines=json_lines,
+                title=verb,
+                dry_run=dry_run,
+            )
+        )
+
+    what = "Stop" if not allow_send else "Let"
+    command.help = (
+        f"{what} attendees {'send' if allow_send else 'sending'} the chosen media in whole "
+        f"meetings, except the attendees named; receiving is left as it is."
+    )
+    return command
+
+
+mute_command = _sending_command(allow_send=False)
+unmute_command = _sending_command(allow_send=True)
+
+
+@click.command("restore")
+@click.argument("report_file", metavar="REPORT", type=click.Path(exists=True, dir_okay=False))
+@changing_options
+@common_options
+def restore_command(
+    *,
+    common: CommonOptions,
+    report_file: str,
+    report_path: str | None,
+    dry_run: bool,
+    json_lines: bool,
+) -> None:
+    """Undo a run: put back the previous capabilities its report recorded."""
+    configure_logging(log_format=common.log_format, quiet=common.quiet, verbose=common.verbose)
+    console = stderr_console()
+    try:
+        source = Report.read(report_file)
+    except PlanError as error:
+        console.print(f"[red]error:[/] {error}", markup=False, highlight=False)
+        sys.exit(ExitCode.USAGE)
+    undo = [
+        Update(
+            meeting_id=r.meeting_id,
+            attendee_id=r.attendee_id,
+            capabilities=r.previous,
+            region=r.region,
+            previous=r.desired,
+        )
+        for r in source.results
+        if r.status is Status.SUCCEEDED and r.previous is not None and r.previous != r.desired
+    ]
+    unknown = sum(r.status is Status.SUCCEEDED and r.previous is None for r in source.results)
+    if unknown:
+        console.print(
+            f"[yellow]warning:[/] {unknown} changed attendee(s) have no previous state in "
+            f"{report_file} (apply does not read state; mute and unmute do): left as they are"
+        )
+
+    async def items(bulk: BulkUpdater) -> Iterable[Item]:
+        return undo
+
+    _run(
+        RunRequest(
+            items=items,
+            common=common,
+            report_path=report_path,
+            json_lines=json_lines,
+            title="restore",
+            dry_run=dry_run,
+        )
+    )

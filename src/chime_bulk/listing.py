@@ -1,0 +1,103 @@
+"""Reading a meeting's attendees and their capabilities — and nothing else.
+
+`ListAttendees` returns each attendee's JoinToken, a secret. It is dropped here, at the only
+place chime-bulk reads that response, so no later code can log, report or keep it.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import anyio
+
+from .capabilities import Capabilities
+from .classification import ErrorKind, Failure, classify
+from .errors import ChimeBulkError
+from .pacing import Pacer
+from .retry import AttemptFailed, RetryPolicy, new_retrying
+
+__all__ = ["AttendeeState", "ListingFailed", "list_attendees"]
+
+LIST_OPERATION: Final = "ListAttendees"
+_PAGE_SIZE: Final = 100  # the API's maximum: fewest requests against the quota
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeState:
+    """An attendee as listed: its ID and current capabilities (`None` if not returned)."""
+
+    attendee_id: str
+    capabilities: Capabilities | None
+
+
+class ListingFailed(ChimeBulkError):
+    """A meeting's attendees could not be listed (it does not exist, or retries ran out)."""
+
+    def __init__(self, meeting_id: str, failure: Failure) -> None:
+        super().__init__(
+            f"cannot list the attendees of meeting {meeting_id}: {failure.code} {failure.message}"
+        )
+        self.meeting_id = meeting_id
+        self.failure = failure
+
+
+def _state(attendee: dict[str, Any]) -> AttendeeState:
+    raw = attendee.get("Capabilities")
+    try:
+        capabilities = Capabilities.from_api(raw) if raw is not None else None
+    except ValueError:
+        capabilities = None  # a value this version does not know: not safe to change
+    return AttendeeState(attendee_id=attendee["AttendeeId"], capabilities=capabilities)
+
+
+async def list_attendees(
+    *,
+    client: Any,
+    meeting_id: str,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    random: Callable[[], float] = _random.random,
+) -> list[AttendeeState]:
+    """Every attendee of `meeting_id`, each page paced and retried like any other request."""
+    attendees: list[AttendeeState] = []
+    token: str | None = None
+    while True:
+        page = await _page(client, meeting_id, token, pacer=pacer, retry=retry, random=random)
+        attendees.extend(_state(attendee) for attendee in page.get("Attendees", []))
+        token = page.get("NextToken")
+        if not token:
+            return attendees
+
+
+async def _page(
+    client: Any,
+    meeting_id: str,
+    token: str | None,
+    *,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    random: Callable[[], float],
+) -> dict[str, Any]:
+    params: dict[str, Any] = {"MeetingId": meeting_id, "MaxResults": _PAGE_SIZE}
+    if token:
+        params["NextToken"] = token
+    try:
+        async for attempt in new_retrying(retry, sleep=anyio.sleep, random=random):
+            with attempt:
+                delay = pacer.reserve()
+                if delay > 0:
+                    await anyio.sleep(delay)
+                try:
+                    page: dict[str, Any] = await client.list_attendees(**params)
+                except Exception as error:
+                    failure = classify(error)
+                    pacer.on_response(throttled=failure.kind is ErrorKind.THROTTLE)
+                    raise AttemptFailed(failure) from None
+                pacer.on_response(throttled=False)
+                return page
+    except AttemptFailed as failed:
+        raise ListingFailed(meeting_id, failed.failure) from None
+    raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

@@ -1,0 +1,124 @@
+"""State-aware changes: from what a meeting's attendees have now to what each should get.
+
+`mute` and `unmute` change only the *sending* half of the chosen media and keep everything
+else an attendee has, so each attendee's desired state depends on its current one. Attendees
+that are already there are `unchanged` and those named in `--except` are `excluded`: both are
+reported, neither is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+
+from .capabilities import Capabilities, Media
+from .listing import AttendeeState
+from .report import AttendeeResult, Status
+from .update import Update
+
+__all__ = ["MediaSelection", "sending_changes"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MediaSelection:
+    """Which media a mute or unmute touches."""
+
+    audio: bool = False
+    video: bool = False
+    content: bool = False
+
+    def __post_init__(self) -> None:
+        if not (self.audio or self.video or self.content):
+            raise ValueError("select at least one of audio, video, content")
+
+    def apply(self, capabilities: Capabilities, *, allow_send: bool) -> Capabilities:
+        """`capabilities` with sending allowed or taken away for the selected media."""
+
+        def change(media: Media, selected: bool) -> Media:
+            if not selected:
+                return media
+            return media.with_send() if allow_send else media.without_send()
+
+        return Capabilities(
+            change(capabilities.audio, self.audio),
+            change(capabilities.video, self.video),
+            change(capabilities.content, self.content),
+        )
+
+
+def _decided(
+    meeting_id: str,
+    attendee_id: str,
+    status: Status,
+    *,
+    current: Capabilities | None,
+    region: str | None,
+    message: str | None = None,
+) -> AttendeeResult:
+    return AttendeeResult(
+        meeting_id=meeting_id,
+        attendee_id=attendee_id,
+        status=status,
+        desired=current,
+        previous=current,
+        error_message=message,
+        region=region,
+    )
+
+
+def sending_changes(
+    meeting_id: str,
+    attendees: Iterable[AttendeeState],
+    *,
+    media: MediaSelection,
+    allow_send: bool,
+    excluded: Collection[str] = (),
+    region: str | None = None,
+) -> list[Update | AttendeeResult]:
+    """One item per attendee: an `Update` to send, or a result decided without sending."""
+    items: list[Update | AttendeeResult] = []
+    for attendee in attendees:
+        current = attendee.capabilities
+        if attendee.attendee_id in excluded:
+            items.append(
+                _decided(
+                    meeting_id,
+                    attendee.attendee_id,
+                    Status.EXCLUDED,
+                    current=current,
+                    region=region,
+                    message="excluded on request",
+                )
+            )
+        elif current is None:
+            items.append(
+                _decided(
+                    meeting_id,
+                    attendee.attendee_id,
+                    Status.INVALID,
+                    current=None,
+                    region=region,
+                    message="the service did not say its capabilities",
+                )
+            )
+        elif (desired := media.apply(current, allow_send=allow_send)) == current:
+            items.append(
+                _decided(
+                    meeting_id,
+                    attendee.attendee_id,
+                    Status.UNCHANGED,
+                    current=current,
+                    region=region,
+                )
+            )
+        else:
+            items.append(
+                Update(
+                    meeting_id=meeting_id,
+                    attendee_id=attendee.attendee_id,
+                    capabilities=desired,
+                    region=region,
+                    previous=current,
+                )
+            )
+    return items
