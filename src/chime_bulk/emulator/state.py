@@ -1,0 +1,198 @@
+"""The emulated account's state: meetings, attendees, write counts and the request log.
+
+One `Store` per emulator. The server's handlers and the test-facing Python API run on
+different threads, so every access goes through `Store.lock`; handlers hold it only for
+synchronous work (never across an `await`), so it is never held for long.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import uuid
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+__all__ = ["ACCOUNT_ID", "Attendee", "Meeting", "RequestRecord", "Store"]
+
+#: The account the emulated resources belong to (it appears in meeting ARNs).
+ACCOUNT_ID: Final = "123456789012"
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One request the emulator received, as it answered it.
+
+    `status` is 0 when the connection was reset instead of answered; `state_changed` is True
+    when the request changed the emulator's state (including a write followed by an injected
+    500 or reset; an injected churn is the attendee's doing, not the request's). `time` is on
+    the emulator's clock.
+    """
+
+    time: float
+    operation: str
+    meeting_id: str | None
+    attendee_id: str | None
+    status: int
+    error_code: str | None
+    state_changed: bool
+    request_id: str
+
+
+@dataclass(slots=True, eq=False)
+class Attendee:
+    attendee_id: str
+    external_user_id: str
+    capabilities: dict[str, str]
+    seq: int  # creation order, for stable pagination across deletions
+    join_token: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+
+    def to_api(self, *, join_token: bool = True) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "ExternalUserId": self.external_user_id,
+            "AttendeeId": self.attendee_id,
+            "Capabilities": dict(self.capabilities),
+        }
+        if join_token:
+            data["JoinToken"] = self.join_token
+        return data
+
+
+@dataclass(slots=True, eq=False)
+class Meeting:
+    meeting_id: str
+    external_meeting_id: str
+    media_region: str
+    control_region: str
+    features: dict[str, Any] | None
+    max_attendees: int
+    host_id: str | None = None
+    primary_meeting_id: str | None = None
+    tenant_ids: list[str] | None = None
+    attendees: dict[str, Attendee] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    transcribing: bool = False
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:chime:{self.control_region}:{ACCOUNT_ID}:meeting/{self.meeting_id}"
+
+    def to_api(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "MeetingId": self.meeting_id,
+            "ExternalMeetingId": self.external_meeting_id,
+            "MediaRegion": self.media_region,
+            "MediaPlacement": _media_placement(self.meeting_id, self.media_region),
+            "MeetingArn": self.arn,
+        }
+        optional = {
+            "MeetingHostId": self.host_id,
+            "MeetingFeatures": self.features,
+            "PrimaryMeetingId": self.primary_meeting_id,
+            "TenantIds": self.tenant_ids,
+        }
+        data.update({key: value for key, value in optional.items() if value is not None})
+        return data
+
+
+def _media_placement(meeting_id: str, media_region: str) -> dict[str, str]:
+    # Shaped like the real URLs, pointing nowhere: no client here joins media.
+    host = f"{media_region}.emulated.chime.invalid"
+    return {
+        "AudioHostUrl": f"audio.{host}:3478",
+        "AudioFallbackUrl": f"wss://audio-fallback.{host}:443/calls/{meeting_id}",
+        "SignalingUrl": f"wss://signal.{host}/control/{meeting_id}",
+        "TurnControlUrl": f"https://turn.{host}/v2/turn_sessions",
+        "ScreenDataUrl": f"wss://screen.{host}/v2/screen/{meeting_id}",
+        "ScreenViewingUrl": f"wss://screen.{host}/ws/connect?X-BitHub-Call-Id={meeting_id}",
+        "ScreenSharingUrl": f"wss://screen.{host}/v2/screen/{meeting_id}",
+        "EventIngestionUrl": f"https://events.{host}/v1/client-events",
+    }
+
+
+class Store:
+    """Meetings and attendees, ground truth for tests, and the request log.
+
+    IDs come from a `random.Random` seeded with `seed`, so the same seed and the same calls
+    give the same IDs. Join tokens are real secrets (`secrets`), never derived from the seed.
+    """
+
+    def __init__(self, *, seed: int, max_logged_requests: int) -> None:
+        self.lock = threading.Lock()
+        self.meetings: dict[str, Meeting] = {}
+        self.client_tokens: dict[str, str] = {}  # ClientRequestToken -> MeetingId
+        self.log: deque[RequestRecord] = deque(maxlen=max_logged_requests)
+        self._write_counts: dict[tuple[str, str], int] = {}
+        self._ids = random.Random(f"chime-bulk-emulator-ids/{seed}")
+        self._seq = 0
+        self._names = 0
+
+    # Every method below expects the caller to hold `lock`.
+
+    def new_id(self) -> str:
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def next_name(self, prefix: str) -> str:
+        self._names += 1
+        return f"{prefix}-{self._names}"
+
+    def add_meeting(
+        self,
+        *,
+        external_meeting_id: str,
+        media_region: str,
+        control_region: str,
+        features: dict[str, Any] | None,
+        max_attendees: int,
+    ) -> Meeting:
+        meeting = Meeting(
+            meeting_id=self.new_id(),
+            external_meeting_id=external_meeting_id,
+            media_region=media_region,
+            control_region=control_region,
+            features=features,
+            max_attendees=max_attendees,
+        )
+        self.meetings[meeting.meeting_id] = meeting
+        return meeting
+
+    def add_attendee(
+        self, meeting: Meeting, *, external_user_id: str, capabilities: Mapping[str, str]
+    ) -> Attendee:
+        self._seq += 1
+        attendee = Attendee(
+            attendee_id=self.new_id(),
+            external_user_id=external_user_id,
+            capabilities=dict(capabilities),
+            seq=self._seq,
+        )
+        meeting.attendees[attendee.attendee_id] = attendee
+        return attendee
+
+    def remove_attendee(self, meeting_id: str, attendee_id: str) -> bool:
+        meeting = self.meetings.get(meeting_id)
+        if meeting is None:
+            return False
+        return meeting.attendees.pop(attendee_id, None) is not None
+
+    def remove_meeting(self, meeting_id: str) -> bool:
+        return self.meetings.pop(meeting_id, None) is not None
+
+    def write(self, meeting: Meeting, attendee: Attendee, capabilities: Mapping[str, str]) -> None:
+        """Set `attendee`'s capabilities through the API (counted in `write_count`)."""
+        attendee.capabilities = dict(capabilities)
+        key = (meeting.meeting_id, attendee.attendee_id)
+        self._write_counts[key] = self._write_counts.get(key, 0) + 1
+
+    def write_count(self, meeting_id: str, attendee_id: str) -> int:
+        return self._write_counts.get((meeting_id, attendee_id), 0)
+
+    def attendee(self, meeting_id: str, attendee_id: str) -> Attendee | None:
+        meeting = self.meetings.get(meeting_id)
+        return None if meeting is None else meeting.attendees.get(attendee_id)
+
+    def snapshot(self) -> dict[str, list[str]]:
+        return {m.meeting_id: list(m.attendees) for m in self.meetings.values()}

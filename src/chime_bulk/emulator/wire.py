@@ -1,0 +1,95 @@
+"""What the emulator puts on the wire: request IDs, JSON bodies and AWS-shaped errors.
+
+An error is sent the way the real service sends it, so botocore raises the modeled class:
+the status of the model's error shape, `x-amzn-ErrorType: <Code>`, a JSON body
+`{"Code", "Message", "RequestId"}`, and on 503 a `Retry-After` header (botocore exposes it as
+`err.response["RetryAfterSeconds"]`). Every response, success or not, has `x-amzn-RequestId`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final
+
+from aiohttp import web
+
+__all__ = [
+    "ERROR_STATUS",
+    "ServiceError",
+    "error_response",
+    "format_seconds",
+    "json_response",
+    "new_request_id",
+]
+
+#: HTTP status of every error shape in the botocore model (a test pins it to the model).
+ERROR_STATUS: Final[Mapping[str, int]] = {
+    "BadRequestException": 400,
+    "ConflictException": 409,
+    "ForbiddenException": 403,
+    "LimitExceededException": 400,
+    "NotFoundException": 404,
+    "ResourceNotFoundException": 404,
+    "ServiceFailureException": 500,
+    "ServiceUnavailableException": 503,
+    "ThrottlingException": 429,
+    "TooManyTagsException": 400,
+    "UnauthorizedException": 401,
+    "UnprocessableEntityException": 422,
+    # Not in the model: what AWS front ends answer for a path no operation has.
+    "UnknownOperationException": 404,
+}
+
+
+class ServiceError(Exception):
+    """An error response the service sends; raised by handlers, rendered by `error_response`."""
+
+    def __init__(self, code: str, message: str, *, retry_after_s: float | None = None) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.status = ERROR_STATUS[code]
+        self.message = message
+        self.retry_after_s = retry_after_s
+
+    @classmethod
+    def bad_request(cls, message: str) -> ServiceError:
+        return cls("BadRequestException", message)
+
+    @classmethod
+    def not_found(cls, message: str) -> ServiceError:
+        return cls("NotFoundException", message)
+
+
+def new_request_id() -> str:
+    return str(uuid.uuid4())
+
+
+def format_seconds(seconds: float) -> str:
+    """A `Retry-After` value: whole seconds as an integer ("2"), fractions as a decimal.
+
+    RFC 9110 allows only integers; fractions are kept so tests can use sub-second hints.
+    """
+    return f"{seconds:g}"
+
+
+def json_response(status: int, body: Mapping[str, Any] | None, *, request_id: str) -> web.Response:
+    """A success response; `body=None` sends no body (204 operations and empty outputs)."""
+    headers = {"x-amzn-RequestId": request_id}
+    if body is None:
+        return web.Response(status=status, headers=headers)
+    headers["Content-Type"] = "application/json"
+    return web.Response(status=status, body=json.dumps(body).encode(), headers=headers)
+
+
+def error_response(error: ServiceError, *, request_id: str) -> web.Response:
+    headers = {
+        "x-amzn-RequestId": request_id,
+        "x-amzn-ErrorType": error.code,
+        "Content-Type": "application/json",
+    }
+    if error.retry_after_s is not None:
+        headers["Retry-After"] = format_seconds(error.retry_after_s)
+    body = {"Code": error.code, "Message": error.message, "RequestId": request_id}
+    return web.Response(status=error.status, body=json.dumps(body).encode(), headers=headers)
