@@ -2,11 +2,9 @@
 
 Data flows one way. A feeder pulls the caller's updates lazily (any iterable or async
 iterable) and hands each to one of `max_concurrency` workers, so memory is bounded by the
-concurrency, not by the plan. A worker validates the update, then for each attempt waits at the
-brownout gate and for a slot from the pacer, makes one aiobotocore call, and classifies what
-came back; tenacity decides whether and when to try again. Every update becomes exactly one
-`AttendeeResult`, which flows to the report (or to the caller of `stream()`), the journal and
-the progress listener.
+concurrency, not by the plan. A worker validates the update and hands it to the `Sender`
+(gate, pacer, attempts, retries). Every update becomes exactly one `AttendeeResult`, which
+flows to the report (or to the caller of `stream()`), the journal and the progress listener.
 
 Stopping (a deadline, a fatal error, `request_stop()`) never loses an update: the feeder keeps
 draining the plan, and everything that will not be sent is reported `cancelled`.
@@ -17,9 +15,8 @@ from __future__ import annotations
 import math
 import random as _random
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Sized
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from os import PathLike
 from typing import Any, Final, Self
 
@@ -27,10 +24,8 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
-from tenacity import RetryCallState
 
-from .brownout import BrownoutGate, BrownoutPolicy, GateState
-from .classification import ErrorKind, Failure, classify
+from .brownout import BrownoutGate, BrownoutPolicy
 from .clients import ClientFactory, ClientSettings, warn_if_retrying
 from .errors import RunAborted
 from .journal import Journal
@@ -38,49 +33,20 @@ from .listing import LIST_OPERATION, AttendeeState, list_attendees
 from .pacing import Adaptive, Pacer, Pacing
 from .progress import NullProgress, ProgressListener
 from .report import AttendeeResult, Report, ReportBuilder, Status
-from .retry import AttemptFailed, RetryPolicy, new_retrying
-from .update import Update
-from .validation import update_problems
+from .retry import RetryPolicy
+from .sending import Outcome, Request, RunState, Sender
+from .update import BatchExcept, Update
+from .validation import batch_problems, update_problems
 
-__all__ = ["BulkUpdater"]
+__all__ = ["BulkUpdater", "Item"]
 
 _OPERATION: Final = "UpdateAttendeeCapabilities"
+_BATCH_OPERATION: Final = "BatchUpdateAttendeeCapabilitiesExcept"
 _log = structlog.get_logger("chime_bulk")
 
-Item = Update | AttendeeResult
-
-
-class _Stopped(Exception):
-    """The run is stopping: end this update as `cancelled` (never retried)."""
-
-
-@dataclass(slots=True)
-class _Tally:
-    """What happened to one update so far."""
-
-    attempts: int = 0
-    throttled: int = 0
-    request_id: str | None = None
-    failure: Failure | None = None
-
-
-@dataclass(slots=True, eq=False)
-class _Slot:
-    """One worker's current update: how to cancel it, and whether a request is in flight."""
-
-    scope: anyio.CancelScope
-    sending: bool = False
-
-
-@dataclass(slots=True, eq=False)
-class _Run:
-    """The state one `run()`/`stream()` shares between its tasks."""
-
-    gate: BrownoutGate
-    slots: set[_Slot] = field(default_factory=set)
-    stopping: bool = False
-    fatal: AttendeeResult | None = None
-    fed: int = 0
+#: What a run takes: updates to send, batches (state-aware commands only), and results
+#: decided before the run (`unchanged`, `excluded`) that go to the report as they are.
+Item = Update | BatchExcept | AttendeeResult
 
 
 class BulkUpdater:
@@ -138,7 +104,7 @@ class BulkUpdater:
         self._random = random or _random.Random()
         self._clock = clock
         self._clients: ClientFactory | None = None
-        self._run: _Run | None = None
+        self._run: RunState | None = None
         # One pacer per (Region, operation), the scope of the service's quota; kept for the
         # updater's lifetime so a second run starts at the rate the first one learned.
         self._pacers: dict[tuple[str | None, str], Pacer] = {}
@@ -157,12 +123,11 @@ class BulkUpdater:
 
     async def run(self, updates: Iterable[Item] | AsyncIterable[Item]) -> Report:
         """Apply every update; return the report in which each appears exactly once."""
-        total = len(updates) if isinstance(updates, Sized) else None
         builder = ReportBuilder(clock=self._clock)
-        async with self._results(updates, total=total) as (results, run):
+        async with self._results(updates) as (results, run):
             async for index, result in results:
                 builder.add(result, index=index)
-        report = builder.build()
+        report = builder.build(traffic=run.traffic)
         self._finish(report, run)
         return report
 
@@ -175,7 +140,6 @@ class BulkUpdater:
         `RunAborted` from a stream carries the summary of the whole run, and as `results`
         only the update that met the fatal error (the caller has been given the rest).
         """
-        total = len(updates) if isinstance(updates, Sized) else None
         builder = ReportBuilder(clock=self._clock, keep_results=False)
 
         async def results_only(
@@ -185,9 +149,9 @@ class BulkUpdater:
                 builder.add(result, index=index)
                 yield result
 
-        async with self._results(updates, total=total) as (results, run):
+        async with self._results(updates) as (results, run):
             yield results_only(results)
-        report = builder.build()
+        report = builder.build(traffic=run.traffic)
         if run.fatal is not None:
             report = Report(results=[run.fatal], summary=report.summary)
         self._finish(report, run)
@@ -213,11 +177,11 @@ class BulkUpdater:
         Safe to call from a signal handler task; a no-op when no run is going.
         """
         if self._run is not None:
-            self._stop(self._run, grace_s=self._grace_s if grace_s is None else grace_s)
+            self._run.stop(grace_s=self._grace_s if grace_s is None else grace_s)
 
     # -- the run ---------------------------------------------------------------------------
 
-    def _finish(self, report: Report, run: _Run) -> None:
+    def _finish(self, report: Report, run: RunState) -> None:
         self._progress.on_finish(report.summary)
         _log.info("run finished", **_summary_fields(report), brownouts=run.gate.pauses)
         if run.fatal is not None:
@@ -225,16 +189,16 @@ class BulkUpdater:
 
     @asynccontextmanager
     async def _results(
-        self, updates: Iterable[Item] | AsyncIterable[Item], *, total: int | None
-    ) -> AsyncIterator[tuple[AsyncIterator[tuple[int, AttendeeResult]], _Run]]:
+        self, updates: Iterable[Item] | AsyncIterable[Item]
+    ) -> AsyncIterator[tuple[AsyncIterator[tuple[int, AttendeeResult]], RunState]]:
         if self._clients is None:
             raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         if self._run is not None:
             raise RuntimeError("one run at a time per BulkUpdater")
-        run = _Run(gate=BrownoutGate(self._brownout, clock=self._clock))
+        run = RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
         self._run = run
         journal, owned = self._open_journal()
-        self._progress.on_start(total=total)
+        self._progress.on_start(total=_total(updates))
         results_send, results_receive = anyio.create_memory_object_stream[
             tuple[int, AttendeeResult]
         ](max_buffer_size=self._concurrency)
@@ -278,201 +242,131 @@ class BulkUpdater:
         self,
         tg: TaskGroup,
         updates: Iterable[Item] | AsyncIterable[Item],
-        run: _Run,
+        run: RunState,
         results: MemoryObjectSendStream[tuple[int, AttendeeResult]],
     ) -> None:
         jobs_send, jobs_receive = anyio.create_memory_object_stream[tuple[int, Item]]()
         with results, jobs_receive:
-            tg.start_soon(self._feed, updates, run, jobs_send)
+            tg.start_soon(self._feed, updates, jobs_send)
             for _ in range(self._concurrency):
                 tg.start_soon(self._work, run, jobs_receive.clone(), results.clone())
         if self._deadline is not None:
             tg.start_soon(self._stop_at_deadline, run, self._deadline)
 
-    async def _stop_at_deadline(self, run: _Run, seconds: float) -> None:
+    async def _stop_at_deadline(self, run: RunState, seconds: float) -> None:
         await anyio.sleep(seconds)
         _log.warning("deadline passed; cancelling what is left", deadline_s=seconds)
-        self._stop(run, grace_s=self._grace_s)
+        run.stop(grace_s=self._grace_s)
 
-    def _stop(self, run: _Run, *, grace_s: float) -> None:
-        run.stopping = True
-        limit = anyio.current_time() + grace_s
-        for slot in run.slots:
-            if slot.sending and grace_s > 0:
-                slot.scope.deadline = min(slot.scope.deadline, limit)
-            else:
-                slot.scope.cancel()
-        run.gate.wake_all()
-
+    @staticmethod
     async def _feed(
-        self,
         updates: Iterable[Item] | AsyncIterable[Item],
-        run: _Run,
         jobs: MemoryObjectSendStream[tuple[int, Item]],
     ) -> None:
-        # Waits for a free worker before pulling the next update, so nothing piles up.
+        # Waits for a free worker before pulling the next update, so nothing piles up. A
+        # batch takes one index per member: the results are numbered by attendee.
+        index = 0
         async with jobs:
             async for item in _aiter(updates):
-                await jobs.send((run.fed, item))
-                run.fed += 1
+                await jobs.send((index, item))
+                index += _width(item)
 
     async def _work(
         self,
-        run: _Run,
+        run: RunState,
         jobs: MemoryObjectReceiveStream[tuple[int, Item]],
         results: MemoryObjectSendStream[tuple[int, AttendeeResult]],
     ) -> None:
         async with jobs, results:
             async for index, item in jobs:
-                result = item if isinstance(item, AttendeeResult) else await self._settle(run, item)
-                await results.send((index, result))
+                if isinstance(item, AttendeeResult):
+                    await results.send((index, item))
+                elif isinstance(item, BatchExcept):
+                    for offset, result in enumerate(await self._settle_batch(run, item)):
+                        await results.send((index + offset, result))
+                else:
+                    await results.send((index, await self._settle(run, item)))
 
-    async def _settle(self, run: _Run, update: Update) -> AttendeeResult:
+    async def _settle(self, run: RunState, update: Update) -> AttendeeResult:
         """Everything that happens to one update, ending in its one result."""
         if run.stopping:
-            return _result(update, Status.CANCELLED, _Tally(), 0.0, message="run stopped")
+            return _decided(update, Status.CANCELLED, "run stopped before this update was sent")
         problems = update_problems(update)
         if problems:
-            return _result(update, Status.INVALID, _Tally(), 0.0, message="; ".join(problems))
-        started = self._clock()
-        tally = _Tally()
-        slot = _Slot(scope=anyio.CancelScope())
-        run.slots.add(slot)
-        try:
-            with slot.scope:
-                return await self._attempts(run, update, tally, slot, started)
-        finally:
-            run.slots.discard(slot)
-        # Only reached when a stop cancelled this update's own scope: that is a result too.
-        return _cancelled(update, tally, self._clock() - started)
+            return _decided(update, Status.INVALID, "; ".join(problems))
+        capabilities = update.capabilities.to_api()
 
-    async def _attempts(
-        self, run: _Run, update: Update, tally: _Tally, slot: _Slot, started: float
-    ) -> AttendeeResult:
-        log = _log.bind(meeting_id=update.meeting_id, attendee_id=update.attendee_id)
-
-        async def backoff(delay: float) -> None:
-            if run.stopping:
-                raise _Stopped
-            await anyio.sleep(delay)
-
-        async def before_sleep(state: RetryCallState) -> None:
-            failure = tally.failure
-            assert failure is not None  # set by every failed attempt
-            delay = state.upcoming_sleep
-            log.info(
-                "retrying",
-                attempt=state.attempt_number,
-                error_code=failure.code,
-                delay_s=round(delay, 3),
-            )
-            self._progress.on_retry(
-                update=update, failure=failure, attempt=state.attempt_number, delay_s=delay
-            )
-
-        retrying = new_retrying(
-            self._retry, sleep=backoff, random=self._random.random, before_sleep=before_sleep
-        )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._attempt(run, update, tally, slot, log)
-        except _Stopped:
-            return _cancelled(update, tally, self._clock() - started)
-        except AttemptFailed as failed:
-            return self._failed(
-                run, update, tally, slot, failed.failure, self._clock() - started, log
-            )
-        return _result(update, Status.SUCCEEDED, tally, self._clock() - started)
-
-    def _failed(
-        self,
-        run: _Run,
-        update: Update,
-        tally: _Tally,
-        slot: _Slot,
-        failure: Failure,
-        elapsed: float,
-        log: Any,
-    ) -> AttendeeResult:
-        status = Status.NOT_FOUND if failure.kind is ErrorKind.NOT_FOUND else Status.FAILED
-        result = _result(update, status, tally, elapsed, failure=failure)
-        if failure.kind is ErrorKind.FATAL and run.fatal is None:
-            log.error("fatal error; aborting the run", error_code=failure.code)
-            run.fatal = result
-            run.slots.discard(slot)  # this update is over; stop everything else
-            self._stop(run, grace_s=0)
-        elif status is Status.FAILED:
-            log.warning(
-                "update failed",
-                error_code=failure.code,
-                error_message=failure.message,
-                attempts=tally.attempts,
-            )
-        return result
-
-    async def _attempt(
-        self, run: _Run, update: Update, tally: _Tally, slot: _Slot, log: Any
-    ) -> None:
-        """One request; raises `AttemptFailed` with the classified failure."""
-        if run.stopping:
-            raise _Stopped
-        client = await self._client(update.region)
-        pacer = self._pacer(update.region, _OPERATION)
-        probe = await self._admit(run, pacer)
-        tally.attempts += 1
-        slot.sending = True
-        try:
-            response = await client.update_attendee_capabilities(
+        async def call(client: Any) -> dict[str, Any]:
+            response: dict[str, Any] = await client.update_attendee_capabilities(
                 MeetingId=update.meeting_id,
                 AttendeeId=update.attendee_id,
-                Capabilities=update.capabilities.to_api(),
+                Capabilities=capabilities,
             )
-        except Exception as error:
-            failure = classify(error)
-            tally.failure = failure
-            tally.request_id = failure.request_id or tally.request_id
-            throttled = failure.kind is ErrorKind.THROTTLE
-            tally.throttled += throttled
-            pacer.on_response(throttled=throttled)
-            run.gate.record(
-                unavailable=failure.kind is ErrorKind.UNAVAILABLE,
-                retry_after_s=failure.retry_after_s,
-                probe=probe,
-            )
-            log.debug("attempt failed", attempt=tally.attempts, error_code=failure.code)
-            raise AttemptFailed(failure) from None
-        except BaseException:
-            if probe:
-                run.gate.abandon_probe()
-            raise
-        finally:
-            slot.sending = False
-        tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
-        pacer.on_response(throttled=False)
-        run.gate.record(unavailable=False, retry_after_s=None, probe=probe)
-        log.debug("attempt succeeded", attempt=tally.attempts)
+            return response
 
-    async def _admit(self, run: _Run, pacer: Pacer) -> bool:
-        """Wait at the gate and for a send slot; True when this attempt is the gate's probe."""
-        while True:
-            probe = await run.gate.wait(sleep=anyio.sleep)
-            delay = pacer.reserve()
-            if delay > 0:
-                try:
-                    await anyio.sleep(delay)
-                except BaseException:
-                    if probe:
-                        run.gate.abandon_probe()
-                    raise
-            # The gate may have closed while we waited for the slot: then the slot is wasted
-            # rather than sent into a brownout.
-            if probe or run.gate.state is GateState.OPEN:
-                return probe
+        outcome = await self._sender().perform(
+            run,
+            Request(
+                operation=_OPERATION,
+                region=update.region,
+                call=call,
+                meeting_id=update.meeting_id,
+                attendee_id=update.attendee_id,
+            ),
+        )
+        result = _result(update, outcome)
+        if outcome.fatal and run.fatal is None:
+            run.fatal = result
+        return result
+
+    async def _settle_batch(self, run: RunState, batch: BatchExcept) -> list[AttendeeResult]:
+        """One batch request; each member's result tells how it went."""
+        if run.stopping:
+            message = "run stopped before this update was sent"
+            return [_decided(member, Status.CANCELLED, message) for member in batch.members]
+        problems = batch_problems(batch)
+        if problems:
+            return [
+                _decided(member, Status.INVALID, "; ".join(problems)) for member in batch.members
+            ]
+        capabilities = batch.capabilities.to_api()
+
+        async def call(client: Any) -> dict[str, Any]:
+            response: dict[str, Any] = await client.batch_update_attendee_capabilities_except(
+                MeetingId=batch.meeting_id,
+                ExcludedAttendeeIds=[{"AttendeeId": a} for a in batch.excluded_ids],
+                Capabilities=capabilities,
+            )
+            return response
+
+        outcome = await self._sender().perform(
+            run,
+            Request(
+                operation=_BATCH_OPERATION,
+                region=batch.region,
+                call=call,
+                meeting_id=batch.meeting_id,
+            ),
+        )
+        results = [_result(member, outcome) for member in batch.members]
+        if outcome.fatal and run.fatal is None:
+            run.fatal = results[0]
+        return results
 
     async def _client(self, region: str | None) -> Any:
         assert self._clients is not None
         return await self._clients.get(region)
+
+    def _sender(self) -> Sender:
+        assert self._clients is not None
+        return Sender(
+            clients=self._clients,
+            pacer_for=self._pacer,
+            retry=self._retry,
+            progress=self._progress,
+            random=self._random,
+            clock=self._clock,
+        )
 
     def _pacer(self, region: str | None, operation: str) -> Pacer:
         key = (region, operation)
@@ -504,40 +398,50 @@ async def _aiter(updates: Iterable[Item] | AsyncIterable[Item]) -> AsyncIterator
             yield item
 
 
-def _result(
-    update: Update,
-    status: Status,
-    tally: _Tally,
-    elapsed: float,
-    *,
-    failure: Failure | None = None,
-    message: str | None = None,
-) -> AttendeeResult:
+def _width(item: Item) -> int:
+    """How many results an item becomes."""
+    return len(item.members) if isinstance(item, BatchExcept) else 1
+
+
+def _total(updates: Iterable[Item] | AsyncIterable[Item]) -> int | None:
+    # A collection can be walked twice; anything else is known only once it is consumed.
+    if isinstance(updates, Collection):
+        return sum(_width(item) for item in updates)
+    return None
+
+
+def _result(update: Update, outcome: Outcome) -> AttendeeResult:
+    failure = outcome.failure
+    message = failure.message if failure is not None else None
+    if outcome.status is Status.CANCELLED:
+        last = f" (last error {failure.code})" if failure is not None else ""
+        message = f"run stopped before this update finished{last}"
+    return AttendeeResult(
+        meeting_id=update.meeting_id,
+        attendee_id=update.attendee_id,
+        status=outcome.status,
+        desired=update.capabilities,
+        previous=update.previous,
+        attempts=outcome.attempts,
+        throttled=outcome.throttled,
+        error_code=failure.code if failure is not None else None,
+        error_message=message,
+        request_id=outcome.request_id,
+        elapsed_s=outcome.elapsed_s,
+        region=update.region,
+    )
+
+
+def _decided(update: Update, status: Status, message: str) -> AttendeeResult:
+    """The result of an update that was never sent."""
     return AttendeeResult(
         meeting_id=update.meeting_id,
         attendee_id=update.attendee_id,
         status=status,
         desired=update.capabilities,
         previous=update.previous,
-        attempts=tally.attempts,
-        throttled=tally.throttled,
-        error_code=failure.code if failure is not None else None,
-        error_message=failure.message if failure is not None else message,
-        request_id=tally.request_id,
-        elapsed_s=round(elapsed, 4),
+        error_message=message,
         region=update.region,
-    )
-
-
-def _cancelled(update: Update, tally: _Tally, elapsed: float) -> AttendeeResult:
-    last = tally.failure
-    return _result(
-        update,
-        Status.CANCELLED,
-        tally,
-        elapsed,
-        message="run stopped before this update finished"
-        + (f" (last error {last.code})" if last is not None else ""),
     )
 
 

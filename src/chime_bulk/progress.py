@@ -6,7 +6,6 @@ from typing import Protocol
 
 from .classification import Failure
 from .report import AttendeeResult, Summary
-from .update import Update
 
 __all__ = ["NullProgress", "ProgressListener"]
 
@@ -17,8 +16,17 @@ class ProgressListener(Protocol):
     def on_start(self, *, total: int | None) -> None:
         """The run starts; `total` is known when the updates were a sized collection."""
 
-    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
-        """An attempt failed and will be retried after `delay_s`."""
+    def on_retry(
+        self,
+        *,
+        meeting_id: str,
+        attendee_id: str | None,
+        failure: Failure,
+        attempt: int,
+        delay_s: float,
+    ) -> None:
+        """An attempt failed and will be retried after `delay_s` (`attendee_id` is None for a
+        request that covers a whole meeting)."""
 
     def on_result(self, result: AttendeeResult) -> None:
         """One update is final."""
@@ -33,7 +41,15 @@ class NullProgress:
     def on_start(self, *, total: int | None) -> None:
         pass
 
-    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
+    def on_retry(
+        self,
+        *,
+        meeting_id: str,
+        attendee_id: str | None,
+        failure: Failure,
+        attempt: int,
+        delay_s: float,
+    ) -> None:
         pass
 
     def on_result(self, result: AttendeeResult) -> None:

@@ -11,6 +11,7 @@ No result type carries a JoinToken, so no report can contain one.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 import os
@@ -375,12 +376,13 @@ class ReportBuilder:
             self._results[index] = result
         self._tally.add(result)
 
-    def build(self, *, total: int | None = None) -> Report:
+    def build(self, *, total: int | None = None, traffic: Traffic | None = None) -> Report:
         """The report, results in index order.
 
         When results are kept, an index without a result is a `ValueError` (every update must
         be accounted for); `total`, when given, is how many updates the run had, so a missing
-        last one is caught too.
+        last one is caught too. `traffic`, when the sender counted its requests itself, is
+        used instead of the sums over results (one batch request serves many results).
         """
         results: list[AttendeeResult] = []
         if self._keep:
@@ -390,7 +392,23 @@ class ReportBuilder:
             finished_at=iso_utc(self._wall_clock()),
             elapsed_s=round(self._clock() - self._started, 3),
         )
+        if traffic is not None:
+            summary = dataclasses.replace(
+                summary,
+                requests=traffic.requests,
+                throttled=traffic.throttled,
+                retried=traffic.retried,
+            )
         return Report(results=results, summary=summary)
+
+
+@dataclass(slots=True, kw_only=True)
+class Traffic:
+    """Requests a run sent, as its sender counted them."""
+
+    requests: int = 0
+    throttled: int = 0
+    retried: int = 0
 
 
 def _complete(slots: list[AttendeeResult | None], *, total: int | None) -> list[AttendeeResult]:

@@ -8,15 +8,21 @@ reported, neither is sent.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections import Counter
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from .capabilities import Capabilities, Media
 from .listing import AttendeeState
 from .report import AttendeeResult, Status
-from .update import Update
+from .update import BatchExcept, Update
 
-__all__ = ["MediaSelection", "sending_changes"]
+__all__ = ["MIN_BATCH", "MediaSelection", "batched", "sending_changes"]
+
+#: The fewest attendees worth one BatchUpdateAttendeeCapabilitiesExcept instead of their own
+#: updates: below this the per-attendee calls are as cheap and report more precisely.
+MIN_BATCH: Final = 3
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,3 +128,45 @@ def sending_changes(
                 )
             )
     return items
+
+
+def batched(
+    meeting_id: str,
+    items: Sequence[Update | AttendeeResult],
+    *,
+    listed: Sequence[str],
+    region: str | None = None,
+) -> list[Update | BatchExcept | AttendeeResult]:
+    """Fold the meeting's most common change into one batch request, when worth it.
+
+    `items` are one meeting's `sending_changes`; `listed` every attendee the listing saw.
+    The batch changes every attendee except those it leaves out, so it leaves out everyone
+    who is not one of its members; the service needs at least one left out, so if nobody
+    else is, one member is sent on its own instead.
+    """
+    updates = [item for item in items if isinstance(item, Update)]
+    if not updates:
+        return list(items)
+    capabilities, count = Counter(u.capabilities for u in updates).most_common(1)[0]
+    if count < MIN_BATCH:
+        return list(items)
+    members = [u for u in updates if u.capabilities == capabilities]
+    member_ids = {u.attendee_id for u in members}
+    excluded = tuple(a for a in listed if a not in member_ids)
+    rest: list[Update | BatchExcept | AttendeeResult] = [
+        item for item in items if not (isinstance(item, Update) and item in members)
+    ]
+    if not excluded:
+        alone = members.pop()
+        excluded = (alone.attendee_id,)
+        rest.append(alone)
+        if len(members) < MIN_BATCH - 1:
+            return list(items)
+    batch = BatchExcept(
+        meeting_id=meeting_id,
+        capabilities=capabilities,
+        excluded_ids=excluded,
+        members=tuple(members),
+        region=region,
+    )
+    return [batch, *rest]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from .capabilities import Capabilities
 
-__all__ = ["Update"]
+__all__ = ["BatchExcept", "Update"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,3 +30,20 @@ class Update:
     def key(self) -> tuple[str, str]:
         """(meeting, attendee): what identifies the attendee this update is for."""
         return (self.meeting_id, self.attendee_id)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchExcept:
+    """One `BatchUpdateAttendeeCapabilitiesExcept`: give `capabilities` to every attendee of
+    `meeting_id` except `excluded_ids`, on behalf of `members` (each reported on its own).
+
+    Only state-aware commands build these: they have listed the meeting, so they know that
+    `members` are exactly the attendees the call will change. An attendee who joins between
+    the listing and the call gets the capabilities too, and is not in the report.
+    """
+
+    meeting_id: str
+    capabilities: Capabilities
+    excluded_ids: tuple[str, ...]
+    members: tuple[Update, ...]
+    region: str | None = None

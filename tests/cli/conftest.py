@@ -54,3 +54,7 @@ def plan_for(
 
 def writes(emulator: Emulator) -> Sequence[object]:
     return [r for r in emulator.requests if r.operation == "UpdateAttendeeCapabilities"]
+
+
+def batch_writes(emulator: Emulator) -> Sequence[object]:
+    return [r for r in emulator.requests if r.operation == "BatchUpdateAttendeeCapabilitiesExcept"]

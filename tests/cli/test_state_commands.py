@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from chime_bulk import Report, Status
 from chime_bulk.emulator import Emulator
 
-from .conftest import chime_bulk, writes
+from .conftest import batch_writes, chime_bulk, writes
 
 ALL_ON = {"Audio": "SendReceive", "Video": "SendReceive", "Content": "SendReceive"}
 
 
-def test_mute_video_except_hosts_then_restore(emulator: Emulator, tmp_path: Path) -> None:
-    """mute --video changes only video sending, leaves hosts and the unchanged alone, and
-    restore puts every attendee back exactly as it was."""
+@pytest.mark.parametrize(
+    ("flag", "batch_requests", "single_requests"),
+    [
+        pytest.param("--batch", 2, 0, id="one-batch-per-meeting"),
+        pytest.param("--no-batch", 0, 37, id="one-update-per-attendee"),
+    ],
+)
+def test_mute_video_except_hosts_then_restore(
+    emulator: Emulator, tmp_path: Path, flag: str, batch_requests: int, single_requests: int
+) -> None:
+    """mute --video changes only video sending, leaves hosts and the unchanged alone — with
+    one batch request per meeting or one update per attendee — and restore puts every
+    attendee back exactly as it was."""
     meetings = emulator.seed(meetings=2, attendees=20)
     (m1, a1), (m2, a2) = meetings.items()
     hosts = [a1[0], a2[0]]
@@ -28,6 +40,7 @@ def test_mute_video_except_hosts_then_restore(emulator: Emulator, tmp_path: Path
         "--meeting",
         m2,
         "--video",
+        flag,
         "--report",
         str(report_path),
         "--endpoint-url",
@@ -40,7 +53,10 @@ def test_mute_video_except_hosts_then_restore(emulator: Emulator, tmp_path: Path
 
     report = Report.read(report_path)
     assert report.summary.by_status == {"succeeded": 37, "excluded": 2, "unchanged": 1}
-    assert len(writes(emulator)) == 37  # nothing sent for the excluded or unchanged
+    # Nothing is sent for the excluded or the unchanged.
+    assert len(writes(emulator)) == single_requests
+    assert len(batch_writes(emulator)) == batch_requests
+    assert report.summary.requests == batch_requests + single_requests
     for result in report.results:
         truth = emulator.capabilities(result.meeting_id, result.attendee_id)
         if result.attendee_id in hosts:

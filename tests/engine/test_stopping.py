@@ -72,9 +72,12 @@ async def test_request_stop_lets_requests_in_flight_finish(emulator: Emulator) -
     """request_stop() sends nothing new; what was in flight finishes; the rest is cancelled."""
     meetings = emulator.seed(meetings=1, attendees=100)
     emulator.set_faults(Faults(latency_ms=200))
-    async with BulkUpdater(
-        endpoint_url=emulator.endpoint_url, pacing=Unpaced(), max_concurrency=4
-    ) as bulk, anyio.create_task_group() as tg:
+    async with (
+        BulkUpdater(
+            endpoint_url=emulator.endpoint_url, pacing=Unpaced(), max_concurrency=4
+        ) as bulk,
+        anyio.create_task_group() as tg,
+    ):
 
         async def stop_during_first_wave() -> None:
             # Any moment works for the assertions below; this one falls while the first
@@ -141,9 +144,12 @@ async def test_stream_abort_yields_cancelled_results_then_raises(emulator: Emula
 async def test_breaking_out_of_a_stream_stops_the_run(emulator: Emulator) -> None:
     """Leaving stream() early stops sending: far fewer requests than updates."""
     meetings = emulator.seed(meetings=2, attendees=200)
-    async with BulkUpdater(
-        endpoint_url=emulator.endpoint_url, pacing=FixedRate(rate=200), max_concurrency=4
-    ) as bulk, bulk.stream(mute_all(meetings)) as results:
+    async with (
+        BulkUpdater(
+            endpoint_url=emulator.endpoint_url, pacing=FixedRate(rate=200), max_concurrency=4
+        ) as bulk,
+        bulk.stream(mute_all(meetings)) as results,
+    ):
         async for _ in results:
             break
     assert len(emulator.requests) < 50

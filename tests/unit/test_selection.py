@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from chime_bulk import Capabilities, Media, Status, Update
 from chime_bulk.listing import AttendeeState
-from chime_bulk.selection import MediaSelection, sending_changes
+from chime_bulk.selection import MIN_BATCH, MediaSelection, batched, sending_changes
+from chime_bulk.update import BatchExcept
 
 MEETING = "11111111-1111-1111-1111-111111111111"
 capabilities = st.builds(Capabilities, *(st.sampled_from(list(Media)) for _ in range(3)))
@@ -69,3 +70,53 @@ def test_each_attendee_becomes_one_item() -> None:
         None,
     ]
     assert items[3] == Update(meeting_id=MEETING, attendee_id=ids[3], capabilities=off, previous=on)
+
+
+def _updates(count: int, capabilities: Capabilities) -> list[Update]:
+    return [
+        Update(
+            meeting_id=MEETING,
+            attendee_id=f"{n:08x}-0000-0000-0000-000000000000",
+            capabilities=capabilities,
+        )
+        for n in range(count)
+    ]
+
+
+MUTED = Capabilities("SendReceive", "Receive", "SendReceive")
+
+
+def test_batch_leaves_out_everyone_who_is_not_a_member() -> None:
+    """The most common change becomes one batch that leaves out every other listed attendee."""
+    updates = _updates(5, MUTED)
+    odd = Update(
+        meeting_id=MEETING,
+        attendee_id="ffffffff-0000-0000-0000-000000000000",
+        capabilities=Capabilities("Receive", "Receive", "None"),
+    )
+    host = "eeeeeeee-0000-0000-0000-000000000000"
+    listed = [host, odd.attendee_id, *(u.attendee_id for u in updates)]
+    items = batched(MEETING, [*updates, odd], listed=listed)
+    batch, rest = items[0], items[1:]
+    assert isinstance(batch, BatchExcept)
+    assert batch.members == tuple(updates)
+    assert set(batch.excluded_ids) == {host, odd.attendee_id}
+    assert rest == [odd]
+
+
+def test_batch_of_everyone_sends_one_member_alone() -> None:
+    """The service needs someone left out: when all change alike, one goes on its own."""
+    updates = _updates(4, MUTED)
+    items = batched(MEETING, updates, listed=[u.attendee_id for u in updates])
+    batch = items[0]
+    assert isinstance(batch, BatchExcept)
+    assert len(batch.members) == 3
+    assert items[1:] == [updates[-1]]
+    assert batch.excluded_ids == (updates[-1].attendee_id,)
+
+
+def test_small_changes_are_not_batched() -> None:
+    """Fewer than MIN_BATCH alike updates stay individual."""
+    updates = _updates(MIN_BATCH - 1, MUTED)
+    listed = [u.attendee_id for u in updates] + ["eeeeeeee-0000-0000-0000-000000000000"]
+    assert batched(MEETING, updates, listed=listed) == updates

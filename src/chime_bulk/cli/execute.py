@@ -24,6 +24,7 @@ from ..journal import Journal
 from ..listing import ListingFailed
 from ..progress import ProgressListener
 from ..report import AttendeeResult, Report, ReportBuilder, Status
+from ..update import BatchExcept, Update
 from .common import CommonOptions, ExitCode
 from .output import JsonLines, Listeners, ProgressBar, print_summary
 
@@ -82,38 +83,54 @@ def _listeners(
     return listeners, bar
 
 
-def _planned(item: Item) -> AttendeeResult:
+def _planned(item: Item) -> list[AttendeeResult]:
     if isinstance(item, AttendeeResult):
-        return item
-    return AttendeeResult(
-        meeting_id=item.meeting_id,
-        attendee_id=item.attendee_id,
-        status=Status.PLANNED,
-        desired=item.capabilities,
-        previous=item.previous,
-        region=item.region,
-    )
+        return [item]
+    updates = item.members if isinstance(item, BatchExcept) else (item,)
+    return [
+        AttendeeResult(
+            meeting_id=update.meeting_id,
+            attendee_id=update.attendee_id,
+            status=Status.PLANNED,
+            desired=update.capabilities,
+            previous=update.previous,
+            region=update.region,
+        )
+        for update in updates
+    ]
 
 
 def _dry_run(items: Iterable[Item], *, json_lines: bool, console: Console) -> Report:
     """The report a run would start from: `planned` for what would be sent; nothing is sent."""
     builder = ReportBuilder()
     listener = JsonLines() if json_lines else None
-    planned = 0
-    for index, item in enumerate(items):
-        result = _planned(item)
-        builder.add(result, index=index)
-        if listener is not None:
-            listener.on_result(result)
-        elif result.status is Status.PLANNED:
-            planned += 1
-            where = f" in {result.region}" if result.region else ""
-            was = f" (now {result.previous})" if result.previous else ""
-            click.echo(
-                f"would set meeting {result.meeting_id} attendee {result.attendee_id} "
-                f"to {result.desired}{was}{where}"
+    planned = requests = 0
+    for item in items:
+        if isinstance(item, BatchExcept):
+            requests += 1
+            console.print(
+                f"one BatchUpdateAttendeeCapabilitiesExcept for meeting {item.meeting_id}: "
+                f"{len(item.members)} attendee(s), {len(item.excluded_ids)} left out",
+                highlight=False,
             )
-    console.print(f"[bold yellow]DRY RUN[/]: {planned} update(s) would be sent; nothing was sent.")
+        elif isinstance(item, Update):
+            requests += 1
+        for result in _planned(item):
+            builder.add(result, index=len(builder))
+            if listener is not None:
+                listener.on_result(result)
+            elif result.status is Status.PLANNED:
+                planned += 1
+                where = f" in {result.region}" if result.region else ""
+                was = f" (now {result.previous})" if result.previous else ""
+                click.echo(
+                    f"would set meeting {result.meeting_id} attendee {result.attendee_id} "
+                    f"to {result.desired}{was}{where}"
+                )
+    console.print(
+        f"[bold yellow]DRY RUN[/]: {planned} attendee(s) would change in {requests} "
+        "request(s); nothing was sent."
+    )
     return builder.build()
 
 

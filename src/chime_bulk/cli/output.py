@@ -27,7 +27,6 @@ from rich.table import Table
 
 from ..classification import ErrorKind, Failure
 from ..report import AttendeeResult, Report, Status, Summary
-from ..update import Update
 
 __all__ = ["JsonLines", "ProgressBar", "configure_logging", "print_summary", "stderr_console"]
 
@@ -108,7 +107,15 @@ class ProgressBar:
             self._description, total=total, rate=0.0, throttled=0, retried=0
         )
 
-    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
+    def on_retry(
+        self,
+        *,
+        meeting_id: str,
+        attendee_id: str | None,
+        failure: Failure,
+        attempt: int,
+        delay_s: float,
+    ) -> None:
         self._retried += 1
         if failure.kind is ErrorKind.THROTTLE:
             self._throttled += 1
@@ -143,7 +150,15 @@ class JsonLines:
     def on_start(self, *, total: int | None) -> None:
         pass
 
-    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
+    def on_retry(
+        self,
+        *,
+        meeting_id: str,
+        attendee_id: str | None,
+        failure: Failure,
+        attempt: int,
+        delay_s: float,
+    ) -> None:
         pass
 
     def on_result(self, result: AttendeeResult) -> None:
@@ -164,9 +179,23 @@ class Listeners:
         for listener in self._listeners:
             listener.on_start(total=total)
 
-    def on_retry(self, *, update: Update, failure: Failure, attempt: int, delay_s: float) -> None:
+    def on_retry(
+        self,
+        *,
+        meeting_id: str,
+        attendee_id: str | None,
+        failure: Failure,
+        attempt: int,
+        delay_s: float,
+    ) -> None:
         for listener in self._listeners:
-            listener.on_retry(update=update, failure=failure, attempt=attempt, delay_s=delay_s)
+            listener.on_retry(
+                meeting_id=meeting_id,
+                attendee_id=attendee_id,
+                failure=failure,
+                attempt=attempt,
+                delay_s=delay_s,
+            )
 
     def on_result(self, result: AttendeeResult) -> None:
         for listener in self._listeners:

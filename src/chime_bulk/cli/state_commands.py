@@ -17,7 +17,7 @@ import click
 from ..engine import BulkUpdater, Item
 from ..errors import PlanError
 from ..report import Report, Status
-from ..selection import MediaSelection, sending_changes
+from ..selection import MediaSelection, batched, sending_changes
 from ..update import Update
 from ..validation import is_valid_id
 from .common import CommonOptions, ExitCode, changing_options, common_options
@@ -61,6 +61,13 @@ def _sending_command(*, allow_send: bool) -> click.Command:
         metavar="ATTENDEE_ID",
         help="Leave this attendee as it is (repeat for more).",
     )
+    @click.option(
+        "--batch/--no-batch",
+        default=True,
+        show_default=True,
+        help="Change the attendees of a meeting that all get the same capabilities with one "
+        "BatchUpdateAttendeeCapabilitiesExcept.",
+    )
     @changing_options
     @common_options
     def command(
@@ -71,6 +78,7 @@ def _sending_command(*, allow_send: bool) -> click.Command:
         video: bool,
         content: bool,
         excepted: tuple[str, ...],
+        batch: bool,
         report_path: str | None,
         dry_run: bool,
         json_lines: bool,
@@ -84,19 +92,25 @@ def _sending_command(*, allow_send: bool) -> click.Command:
 
         async def items(bulk: BulkUpdater) -> Iterable[Item]:
             collected: list[Item] = []
+            seen: set[str] = set()
             for meeting_id in meeting_ids:
-                attendees = await bulk.list_attendees(meeting_id)
-                collected.extend(
-                    sending_changes(
-                        meeting_id,
-                        attendees,
-                        media=media,
-                        allow_send=allow_send,
-                        excluded=excluded,
-                        region=common.region,
-                    )
+                attendees = await bulk.list_attendees(meeting_id, region=common.region)
+                listed = [attendee.attendee_id for attendee in attendees]
+                seen.update(listed)
+                changes = sending_changes(
+                    meeting_id,
+                    attendees,
+                    media=media,
+                    allow_send=allow_send,
+                    excluded=excluded,
+                    region=common.region,
                 )
-            seen = {item.attendee_id for item in collected}
+                if batch:
+                    collected.extend(
+                        batched(meeting_id, changes, listed=listed, region=common.region)
+                    )
+                else:
+                    collected.extend(changes)
             unknown = sorted(excluded - seen)
             if unknown:
                 stderr_console().print(

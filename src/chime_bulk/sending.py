@@ -1,0 +1,261 @@
+"""One logical request, all the way: gate, pacer, attempts, classification, retries.
+
+The engine decides *what* to send; a `Sender` sends one request until it succeeds, fails for
+good, or the run stops, and says how that went as an `Outcome`. Every attempt waits at the
+run's brownout gate and for a slot from the pacer of its (Region, operation), makes one
+aiobotocore call, and feeds what came back to both. tenacity decides whether and when to try
+again; a fresh controller per request, because tenacity's are not safe to share.
+"""
+
+from __future__ import annotations
+
+import random as _random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+import structlog
+from tenacity import RetryCallState
+
+from .brownout import BrownoutGate, GateState
+from .classification import ErrorKind, Failure, classify
+from .clients import ClientFactory
+from .pacing import Pacer
+from .progress import ProgressListener
+from .report import AttendeeResult, Status, Traffic
+from .retry import AttemptFailed, RetryPolicy, new_retrying
+
+__all__ = ["Outcome", "Request", "RunState", "Sender"]
+
+_log = structlog.get_logger("chime_bulk")
+
+
+class _Stopped(Exception):
+    """The run is stopping: end this request as cancelled (never retried)."""
+
+
+@dataclass(slots=True, eq=False)
+class _Slot:
+    """One request in progress: how to cancel it, and whether it is on the wire."""
+
+    scope: anyio.CancelScope
+    sending: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class RunState:
+    """What one run's requests share: the brownout gate, the traffic count, the stop."""
+
+    gate: BrownoutGate
+    traffic: Traffic = field(default_factory=Traffic)
+    slots: set[_Slot] = field(default_factory=set)
+    stopping: bool = False
+    aborted: bool = False
+    fatal: AttendeeResult | None = None  # the first result that met a fatal error
+
+    def stop(self, *, grace_s: float) -> None:
+        """Send nothing new; requests on the wire get `grace_s`; everything else ends now."""
+        self.stopping = True
+        limit = anyio.current_time() + grace_s
+        for slot in self.slots:
+            if slot.sending and grace_s > 0:
+                slot.scope.deadline = min(slot.scope.deadline, limit)
+            else:
+                slot.scope.cancel()
+        self.gate.wake_all()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """What to send: `call(client)` makes the one aiobotocore call of an attempt."""
+
+    operation: str
+    region: str | None
+    call: Callable[[Any], Awaitable[dict[str, Any]]]
+    meeting_id: str
+    attendee_id: str | None = None  # None for a whole-meeting request
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Outcome:
+    """How a request ended: `succeeded`, `not_found`, `failed` or `cancelled`."""
+
+    status: Status
+    attempts: int
+    throttled: int
+    elapsed_s: float
+    request_id: str | None = None
+    failure: Failure | None = None
+
+    @property
+    def fatal(self) -> bool:
+        return self.failure is not None and self.failure.kind is ErrorKind.FATAL
+
+
+@dataclass(slots=True)
+class _Tally:
+    attempts: int = 0
+    throttled: int = 0
+    request_id: str | None = None
+    failure: Failure | None = None
+
+
+class Sender:
+    """Sends requests for the runs of one `BulkUpdater`."""
+
+    def __init__(
+        self,
+        *,
+        clients: ClientFactory,
+        pacer_for: Callable[[str | None, str], Pacer],
+        retry: RetryPolicy,
+        progress: ProgressListener,
+        random: _random.Random,
+        clock: Callable[[], float],
+    ) -> None:
+        self._clients = clients
+        self._pacer_for = pacer_for
+        self._retry = retry
+        self._progress = progress
+        self._random = random
+        self._clock = clock
+
+    async def perform(self, run: RunState, request: Request) -> Outcome:
+        """Send `request` until it succeeds, fails for good, or the run stops."""
+        started = self._clock()
+        tally = _Tally()
+        slot = _Slot(scope=anyio.CancelScope())
+        run.slots.add(slot)
+        status = Status.CANCELLED  # unless the attempts below end otherwise
+        try:
+            with slot.scope:
+                status = await self._attempts(run, request, tally, slot)
+        finally:
+            run.slots.discard(slot)
+        outcome = Outcome(
+            status=status,
+            attempts=tally.attempts,
+            throttled=tally.throttled,
+            elapsed_s=round(self._clock() - started, 4),
+            request_id=tally.request_id,
+            failure=tally.failure if status is not Status.SUCCEEDED else None,
+        )
+        if outcome.failure is not None and outcome.fatal:
+            if not run.aborted:
+                run.aborted = True
+                _log.error("fatal error; aborting the run", error_code=outcome.failure.code)
+            run.stop(grace_s=0)
+        return outcome
+
+    async def _attempts(
+        self, run: RunState, request: Request, tally: _Tally, slot: _Slot
+    ) -> Status:
+        log = _log.bind(meeting_id=request.meeting_id, attendee_id=request.attendee_id)
+
+        async def backoff(delay: float) -> None:
+            if run.stopping:
+                raise _Stopped
+            await anyio.sleep(delay)
+
+        async def before_sleep(state: RetryCallState) -> None:
+            failure = tally.failure
+            assert failure is not None  # set by every failed attempt
+            delay = state.upcoming_sleep
+            log.info(
+                "retrying",
+                operation=request.operation,
+                attempt=state.attempt_number,
+                error_code=failure.code,
+                delay_s=round(delay, 3),
+            )
+            self._progress.on_retry(
+                meeting_id=request.meeting_id,
+                attendee_id=request.attendee_id,
+                failure=failure,
+                attempt=state.attempt_number,
+                delay_s=delay,
+            )
+
+        retrying = new_retrying(
+            self._retry, sleep=backoff, random=self._random.random, before_sleep=before_sleep
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    await self._attempt(run, request, tally, slot, log)
+        except _Stopped:
+            return Status.CANCELLED
+        except AttemptFailed as failed:
+            failure = failed.failure
+            if failure.kind is ErrorKind.NOT_FOUND:
+                return Status.NOT_FOUND
+            if failure.kind is not ErrorKind.FATAL:
+                log.warning(
+                    "update failed",
+                    operation=request.operation,
+                    error_code=failure.code,
+                    error_message=failure.message,
+                    attempts=tally.attempts,
+                )
+            return Status.FAILED
+        return Status.SUCCEEDED
+
+    async def _attempt(
+        self, run: RunState, request: Request, tally: _Tally, slot: _Slot, log: Any
+    ) -> None:
+        """One request on the wire; raises `AttemptFailed` with the classified failure."""
+        if run.stopping:
+            raise _Stopped
+        client = await self._clients.get(request.region)
+        pacer = self._pacer_for(request.region, request.operation)
+        probe = await self._admit(run, pacer)
+        tally.attempts += 1
+        run.traffic.requests += 1
+        run.traffic.retried += tally.attempts > 1
+        slot.sending = True
+        try:
+            response = await request.call(client)
+        except Exception as error:
+            failure = classify(error)
+            tally.failure = failure
+            tally.request_id = failure.request_id or tally.request_id
+            throttled = failure.kind is ErrorKind.THROTTLE
+            tally.throttled += throttled
+            run.traffic.throttled += throttled
+            pacer.on_response(throttled=throttled)
+            run.gate.record(
+                unavailable=failure.kind is ErrorKind.UNAVAILABLE,
+                retry_after_s=failure.retry_after_s,
+                probe=probe,
+            )
+            log.debug("attempt failed", attempt=tally.attempts, error_code=failure.code)
+            raise AttemptFailed(failure) from None
+        except BaseException:
+            if probe:
+                run.gate.abandon_probe()
+            raise
+        finally:
+            slot.sending = False
+        tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
+        pacer.on_response(throttled=False)
+        run.gate.record(unavailable=False, retry_after_s=None, probe=probe)
+        log.debug("attempt succeeded", attempt=tally.attempts)
+
+    @staticmethod
+    async def _admit(run: RunState, pacer: Pacer) -> bool:
+        """Wait at the gate and for a send slot; True when this attempt is the gate's probe."""
+        while True:
+            probe = await run.gate.wait(sleep=anyio.sleep)
+            delay = pacer.reserve()
+            if delay > 0:
+                try:
+                    await anyio.sleep(delay)
+                except BaseException:
+                    if probe:
+                        run.gate.abandon_probe()
+                    raise
+            # The gate may have closed while we waited for the slot: then the slot is wasted
+            # rather than sent into a brownout.
+            if probe or run.gate.state is GateState.OPEN:
+                return probe
