@@ -15,6 +15,7 @@ from typing import Any, Final
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
+    ConnectTimeoutError,
     CredentialRetrievalError,
     HTTPClientError,
     NoCredentialsError,
@@ -92,6 +93,9 @@ class Failure:
     status: int | None = None
     request_id: str | None = None
     retry_after_s: float | None = None
+    # The connection could not even be made (refused, no route, DNS): if nothing has ever
+    # answered, the endpoint is wrong rather than busy.
+    unreachable: bool = False
 
 
 def _retry_after(response: dict[str, Any]) -> float | None:
@@ -128,6 +132,26 @@ def _from_client_error(error: ClientError) -> Failure:
     )
 
 
+#: What aiohttp, httpx and the socket layer raise when no connection could be made at all
+#: (as opposed to one that was made and then reset).
+_CONNECT_FAILURES: Final = frozenset(
+    {
+        "ClientConnectorError",
+        "ClientConnectorDNSError",
+        "ConnectError",
+        "ConnectionRefusedError",
+        "gaierror",
+    }
+)
+
+
+def _could_not_connect(error: Exception) -> bool:
+    if isinstance(error, ConnectTimeoutError | ConnectionRefusedError):
+        return True
+    inner = getattr(error, "kwargs", {}).get("error")
+    return type(inner).__name__ in _CONNECT_FAILURES
+
+
 def classify(error: Exception) -> Failure:
     """Classify the exception one aiobotocore call raised.
 
@@ -140,7 +164,12 @@ def classify(error: Exception) -> Failure:
     if isinstance(error, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
         return Failure(kind=ErrorKind.FATAL, code=name, message=str(error))
     if isinstance(error, HTTPClientError | BotoConnectionError | TimeoutError | OSError):
-        return Failure(kind=ErrorKind.TRANSIENT, code=name, message=str(error))
+        return Failure(
+            kind=ErrorKind.TRANSIENT,
+            code=name,
+            message=str(error),
+            unreachable=_could_not_connect(error),
+        )
     if isinstance(error, BotoCoreError):
         return Failure(kind=ErrorKind.REJECTED, code=name, message=str(error))
     return Failure(kind=ErrorKind.REJECTED, code=name, message=str(error) or name)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import structlog
@@ -29,6 +29,10 @@ from .retry import AttemptFailed, RetryPolicy, new_retrying
 __all__ = ["Outcome", "Request", "RunState", "Sender"]
 
 _log = structlog.get_logger("chime_bulk")
+
+#: Connections that may fail before anything has answered, before the run gives up: a wrong
+#: endpoint fails in seconds instead of retrying every update to exhaustion.
+_UNREACHABLE_LIMIT: Final = 3
 
 
 class _Stopped(Exception):
@@ -52,6 +56,8 @@ class RunState:
     slots: set[_Slot] = field(default_factory=set)
     stopping: bool = False
     aborted: bool = False
+    answered: bool = False  # has the service ever answered this run?
+    unreachable: int = 0  # connections that could not be made while nothing had answered
     fatal: AttendeeResult | None = None  # the first result that met a fatal error
 
     def stop(self, *, grace_s: float) -> None:
@@ -217,7 +223,7 @@ class Sender:
         try:
             response = await request.call(client)
         except Exception as error:
-            failure = classify(error)
+            failure = self._judge(run, classify(error))
             tally.failure = failure
             tally.request_id = failure.request_id or tally.request_id
             throttled = failure.kind is ErrorKind.THROTTLE
@@ -237,10 +243,28 @@ class Sender:
             raise
         finally:
             slot.sending = False
+        run.answered = True
         tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
         pacer.on_response(throttled=False)
         run.gate.record(unavailable=False, retry_after_s=None, probe=probe)
         log.debug("attempt succeeded", attempt=tally.attempts)
+
+    @staticmethod
+    def _judge(run: RunState, failure: Failure) -> Failure:
+        """A run-level view of one failure: an endpoint that never answered is fatal."""
+        if not failure.unreachable:
+            run.answered = run.answered or failure.status is not None
+            return failure
+        if run.answered:
+            return failure  # it worked before: a passing outage, keep retrying
+        run.unreachable += 1
+        if run.unreachable < _UNREACHABLE_LIMIT:
+            return failure
+        return Failure(
+            kind=ErrorKind.FATAL,
+            code="EndpointUnreachable",
+            message=f"no connection could be made to the endpoint ({failure.message})",
+        )
 
     @staticmethod
     async def _admit(run: RunState, pacer: Pacer) -> bool:

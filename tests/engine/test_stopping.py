@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import anyio
 import pytest
 
-from chime_bulk import BulkUpdater, FixedRate, RunAborted, Status, Unpaced, load_journal
+from chime_bulk import BulkUpdater, FixedRate, RunAborted, Status, Unpaced, Update, load_journal
 from chime_bulk.emulator import Emulator, Faults
 
-from .conftest import mute_all
+from .conftest import MUTE_VIDEO, mute_all
 
 pytestmark = pytest.mark.anyio
 
@@ -153,3 +154,26 @@ async def test_breaking_out_of_a_stream_stops_the_run(emulator: Emulator) -> Non
         async for _ in results:
             break
     assert len(emulator.requests) < 50
+
+
+async def test_an_endpoint_that_never_answers_aborts_fast() -> None:
+    """A wrong endpoint (nothing listening) aborts the run after a few attempts instead of
+    retrying every update to exhaustion."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again below: nothing listens there
+    updates = [
+        Update(
+            meeting_id="11111111-1111-1111-1111-111111111111",
+            attendee_id=f"{n:08x}-0000-0000-0000-000000000000",
+            capabilities=MUTE_VIDEO,
+        )
+        for n in range(50)
+    ]
+    async with BulkUpdater(endpoint_url=f"http://127.0.0.1:{port}", pacing=Unpaced()) as bulk:
+        with pytest.raises(RunAborted) as raised:
+            await bulk.run(updates)
+    report = raised.value.report
+    assert raised.value.error_code == "EndpointUnreachable"
+    assert len(report.results) == 50
+    assert report.summary.requests <= 16 + 3
