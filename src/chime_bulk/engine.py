@@ -12,7 +12,6 @@ draining the plan, and everything that will not be sent is reported `cancelled`.
 
 from __future__ import annotations
 
-import math
 import random as _random
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable
@@ -104,6 +103,7 @@ class BulkUpdater:
         self._random = random or _random.Random()
         self._clock = clock
         self._clients: ClientFactory | None = None
+        self._sender: Sender | None = None
         self._run: RunState | None = None
         # One pacer per (Region, operation), the scope of the service's quota; kept for the
         # updater's lifetime so a second run starts at the rate the first one learned.
@@ -111,9 +111,18 @@ class BulkUpdater:
 
     async def __aenter__(self) -> Self:
         self._clients = ClientFactory(self._settings, client=self._given_client)
+        self._sender = Sender(
+            clients=self._clients,
+            pacer_for=self._pacer,
+            retry=self._retry,
+            progress=self._progress,
+            random=self._random,
+            clock=self._clock,
+        )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._sender = None
         if self._clients is not None:
             with anyio.CancelScope(shield=True):
                 await self._clients.aclose()
@@ -127,7 +136,7 @@ class BulkUpdater:
         async with self._results(updates) as (results, run):
             async for index, result in results:
                 builder.add(result, index=index)
-        report = builder.build(traffic=run.traffic)
+        report = builder.build(total=run.fed, traffic=run.traffic)
         self._finish(report, run)
         return report
 
@@ -205,11 +214,13 @@ class BulkUpdater:
         try:
             async with _unwrapped_group() as tg:
                 self._start_tasks(tg, updates, run, results_send)
-                async with results_receive:
+                try:
                     yield self._observed(results_receive, journal), run
-                # Every result is out (or the caller stopped reading early): end the deadline
-                # timer, and any worker still running.
-                tg.cancel_scope.cancel()
+                finally:
+                    # Every result is out, or the caller stopped reading early: end the
+                    # deadline timer and any worker still running, then the stream.
+                    tg.cancel_scope.cancel()
+                    results_receive.close()
         finally:
             self._run = None
             if journal is not None:
@@ -247,7 +258,7 @@ class BulkUpdater:
     ) -> None:
         jobs_send, jobs_receive = anyio.create_memory_object_stream[tuple[int, Item]]()
         with results, jobs_receive:
-            tg.start_soon(self._feed, updates, jobs_send)
+            tg.start_soon(self._feed, updates, run, jobs_send)
             for _ in range(self._concurrency):
                 tg.start_soon(self._work, run, jobs_receive.clone(), results.clone())
         if self._deadline is not None:
@@ -261,15 +272,15 @@ class BulkUpdater:
     @staticmethod
     async def _feed(
         updates: Iterable[Item] | AsyncIterable[Item],
+        run: RunState,
         jobs: MemoryObjectSendStream[tuple[int, Item]],
     ) -> None:
         # Waits for a free worker before pulling the next update, so nothing piles up. A
         # batch takes one index per member: the results are numbered by attendee.
-        index = 0
         async with jobs:
             async for item in _aiter(updates):
-                await jobs.send((index, item))
-                index += _width(item)
+                await jobs.send((run.fed, item))
+                run.fed += _width(item)
 
     async def _work(
         self,
@@ -278,14 +289,17 @@ class BulkUpdater:
         results: MemoryObjectSendStream[tuple[int, AttendeeResult]],
     ) -> None:
         async with jobs, results:
-            async for index, item in jobs:
-                if isinstance(item, AttendeeResult):
-                    await results.send((index, item))
-                elif isinstance(item, BatchExcept):
-                    for offset, result in enumerate(await self._settle_batch(run, item)):
-                        await results.send((index + offset, result))
-                else:
-                    await results.send((index, await self._settle(run, item)))
+            try:
+                async for index, item in jobs:
+                    if isinstance(item, AttendeeResult):
+                        await results.send((index, item))
+                    elif isinstance(item, BatchExcept):
+                        for offset, result in enumerate(await self._settle_batch(run, item)):
+                            await results.send((index + offset, result))
+                    else:
+                        await results.send((index, await self._settle(run, item)))
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                return  # the reader of a stream() left early: nobody wants more results
 
     async def _settle(self, run: RunState, update: Update) -> AttendeeResult:
         """Everything that happens to one update, ending in its one result."""
@@ -304,7 +318,7 @@ class BulkUpdater:
             )
             return response
 
-        outcome = await self._sender().perform(
+        outcome = await self._sending().perform(
             run,
             Request(
                 operation=_OPERATION,
@@ -339,7 +353,7 @@ class BulkUpdater:
             )
             return response
 
-        outcome = await self._sender().perform(
+        outcome = await self._sending().perform(
             run,
             Request(
                 operation=_BATCH_OPERATION,
@@ -357,16 +371,9 @@ class BulkUpdater:
         assert self._clients is not None
         return await self._clients.get(region)
 
-    def _sender(self) -> Sender:
-        assert self._clients is not None
-        return Sender(
-            clients=self._clients,
-            pacer_for=self._pacer,
-            retry=self._retry,
-            progress=self._progress,
-            random=self._random,
-            clock=self._clock,
-        )
+    def _sending(self) -> Sender:
+        assert self._sender is not None
+        return self._sender
 
     def _pacer(self, region: str | None, operation: str) -> Pacer:
         key = (region, operation)
@@ -453,5 +460,5 @@ def _summary_fields(report: Report) -> dict[str, Any]:
         "requests": summary.requests,
         "throttled": summary.throttled,
         "retried": summary.retried,
-        "elapsed_s": summary.elapsed_s if math.isfinite(summary.elapsed_s) else None,
+        "elapsed_s": summary.elapsed_s,
     }

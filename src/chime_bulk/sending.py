@@ -59,6 +59,7 @@ class RunState:
     answered: bool = False  # has the service ever answered this run?
     unreachable: int = 0  # connections that could not be made while nothing had answered
     fatal: AttendeeResult | None = None  # the first result that met a fatal error
+    fed: int = 0  # result indexes handed out so far: the run's total once the plan is drained
 
     def stop(self, *, grace_s: float) -> None:
         """Send nothing new; requests on the wire get `grace_s`; everything else ends now."""
