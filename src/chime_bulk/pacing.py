@@ -20,6 +20,9 @@ __all__ = ["Adaptive", "FixedRate", "Pacer", "Pacing", "TokenBucket", "Unpaced"]
 
 Clock = Callable[[], float]
 
+#: Accepted requests an estimate of the quota should rest on, at the least.
+_MIN_MEASURED = 10
+
 
 class Pacer(Protocol):
     """One shared send-rate controller."""
@@ -136,35 +139,52 @@ class Unpaced:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Adaptive:
-    """Find the service's real rate: start at the documented quota, probe up, back off.
+    """Find the service's real rate: start at the documented quota, probe up, settle under it.
 
-    Starts at `initial_rate` with the documented `burst`, grows the rate multiplicatively
-    (by `growth` per second) while nothing is throttled and the pacer is what limits the
-    run, and on a throttle drops to just under the rate the service actually accepted over
-    the last `window_s` — for a token-bucket quota that accepted rate *is* the quota. After
-    the first throttle it probes upward slowly (`probe_growth` per second), so a quota raised
-    mid-run is still found. `max_rate` caps it.
+    The service meters each operation with a token bucket, and a drained token bucket admits
+    exactly its refill rate. So the requests the service accepted between two throttles (the
+    bucket empty at both) divided by the time between them *is* the quota, and the pacer
+    settles at `margin` times that measurement instead of halving and climbing back the way
+    AIMD or CUBIC do.
+
+    - Slow start: begin at `initial_rate` with the documented `burst`, and grow by `growth`
+      per second (exponentially) while nothing is throttled and the pacer is what limits the
+      run (a rate nobody uses is never raised).
+    - First throttle: drop to `margin` times the rate accepted over the last
+      `first_window_s`. That window may include the ramp up, so the estimate is rough: grow
+      again by `regrowth` per second until the next throttle.
+    - Later throttles: drop to `margin` times the rate accepted since the previous throttle
+      (when that was at most `interval_max_s` ago) — a measurement, not a guess — and from
+      then on probe upward by only `probe_growth` per second, faster the longer nothing is
+      throttled, so a quota raised mid-run is still found. The 429s that follow one within
+      `react_gap_s` are the same event. `max_rate` caps everything.
     """
 
     initial_rate: float = 10.0
     burst: float = 20.0
     max_rate: float | None = None
     min_rate: float = 0.5
-    growth: float = 1.0
-    probe_growth: float = 0.02
-    backoff_margin: float = 0.96
-    window_s: float = 2.0
+    growth: float = 3.0
+    regrowth: float = 0.3
+    probe_growth: float = 0.005
+    margin: float = 0.98
+    first_window_s: float = 1.0
+    interval_max_s: float = 10.0
+    react_gap_s: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("initial_rate", "min_rate", "window_s"):
+        for name in ("initial_rate", "min_rate", "first_window_s", "interval_max_s"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_rate is not None and not self.max_rate >= self.min_rate:
             raise ValueError(f"max_rate must be at least min_rate, got {self.max_rate}")
-        if not 0 < self.backoff_margin <= 1:
-            raise ValueError(f"backoff_margin must be in (0, 1], got {self.backoff_margin}")
+        if not 0 < self.margin <= 1:
+            raise ValueError(f"margin must be in (0, 1], got {self.margin}")
         if not self.burst >= 1:
             raise ValueError(f"burst must be at least 1, got {self.burst}")
+        for name in ("growth", "regrowth", "probe_growth", "react_gap_s"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)}")
 
     def new_pacer(self, *, clock: Clock) -> Pacer:
         return AdaptivePacer(self, clock=clock)
@@ -176,14 +196,17 @@ class AdaptivePacer:
     def __init__(self, settings: Adaptive, *, clock: Clock = time.monotonic) -> None:
         self._settings = settings
         self._clock = clock
-        start = self._clamp(settings.initial_rate)
-        self._bucket = TokenBucket(rate=start, burst=settings.burst, clock=clock)
-        self._slow_start = True
+        self._bucket = TokenBucket(
+            rate=self._clamp(settings.initial_rate), burst=settings.burst, clock=clock
+        )
         self._started = clock()
         self._last_adjust = self._started
-        self._last_backoff = -math.inf
-        self._accepted: deque[float] = deque()  # times of un-throttled responses
-        self._sent: deque[float] = deque()  # times of booked slots
+        self._last_throttle: float | None = None  # when the pacer last reacted to one
+        self._measured_once = False  # has a throttle-to-throttle interval measured the quota?
+        self._accepted_total = 0
+        self._accepted_at_throttle = 0
+        self._recent_accepts: deque[float] = deque()  # for the first estimate
+        self._recent_slots: deque[float] = deque()  # demand: slots booked in the last second
 
     @property
     def rate(self) -> float:
@@ -193,15 +216,15 @@ class AdaptivePacer:
         ceiling = self._settings.max_rate if self._settings.max_rate is not None else math.inf
         return min(max(rate, self._settings.min_rate), ceiling)
 
-    def _trim(self, times: deque[float], now: float) -> None:
-        horizon = now - self._settings.window_s
+    @staticmethod
+    def _trim(times: deque[float], horizon: float) -> None:
         while times and times[0] < horizon:
             times.popleft()
 
     def reserve(self) -> float:
         now = self._clock()
-        self._sent.append(now)
-        self._trim(self._sent, now)
+        self._recent_slots.append(now)
+        self._trim(self._recent_slots, now - 1.0)
         self._grow(now)
         return self._bucket.reserve()
 
@@ -212,28 +235,46 @@ class AdaptivePacer:
         self._last_adjust = now
         # Grow only while the pacer is the bottleneck: if the workers cannot even fill the
         # current rate, a higher one would be a number with no evidence behind it.
-        demand = len(self._sent) / self._settings.window_s
-        if demand < 0.5 * self.rate and now - self._settings.window_s > self._last_backoff:
+        if len(self._recent_slots) < 0.5 * self.rate:
             return
-        growth = self._settings.growth if self._slow_start else self._settings.probe_growth
+        if self._last_throttle is None:
+            growth = self._settings.growth
+        elif not self._measured_once:
+            growth = self._settings.regrowth
+        else:
+            quiet = now - self._last_throttle
+            growth = min(
+                self._settings.growth,
+                self._settings.probe_growth * (1 + quiet / self._settings.interval_max_s),
+            )
         self._bucket.set_rate(self._clamp(self.rate * math.exp(growth * elapsed)))
 
     def on_response(self, *, throttled: bool) -> None:
         now = self._clock()
         if not throttled:
-            self._accepted.append(now)
-            self._trim(self._accepted, now)
+            self._accepted_total += 1
+            self._recent_accepts.append(now)
+            self._trim(self._recent_accepts, now - self._settings.first_window_s)
             return
-        # One throttle speaks for the whole burst of them that follows within a window:
-        # react once, to the evidence, not once per 429.
-        if now - self._last_backoff < self._settings.window_s / 2:
+        last = self._last_throttle
+        # The 429s right after one are the same event. The gap also lets enough requests
+        # through that the next measurement is not a count of two or three.
+        gap = max(self._settings.react_gap_s, _MIN_MEASURED / self.rate)
+        if last is not None and now - last < gap:
             return
-        self._trim(self._accepted, now)
-        span = max(min(self._settings.window_s, now - self._started), 0.1)
-        accepted_rate = len(self._accepted) / span
-        target = min(self.rate, accepted_rate) * self._settings.backoff_margin
-        self._bucket.set_rate(self._clamp(target))
-        self._bucket.drain()
-        self._slow_start = False
-        self._last_backoff = now
+        self._bucket.set_rate(self._clamp(self._settings.margin * self._measured(now, last)))
+        self._bucket.drain()  # the service's bucket is empty: ours must not burst into it
+        self._last_throttle = now
         self._last_adjust = now
+        self._accepted_at_throttle = self._accepted_total
+
+    def _measured(self, now: float, last_throttle: float | None) -> float:
+        """The rate the service accepted: the quota, when its bucket was empty at both ends."""
+        if last_throttle is not None and now - last_throttle <= self._settings.interval_max_s:
+            self._measured_once = True
+            return (self._accepted_total - self._accepted_at_throttle) / (now - last_throttle)
+        # No earlier throttle to measure from: the rate accepted over the last window. Early
+        # in a run that includes the opening burst, so it errs high, which the next throttle
+        # corrects within one gap; erring low would be corrected only by slow probing.
+        self._trim(self._recent_accepts, now - self._settings.first_window_s)
+        return max(len(self._recent_accepts) / self._settings.first_window_s, 0.5 * self.rate)

@@ -144,10 +144,67 @@ def test_adaptive_does_not_grow_without_demand() -> None:
     [
         pytest.param({"initial_rate": 0}, "initial_rate", id="zero-start"),
         pytest.param({"max_rate": 0.1, "min_rate": 1}, "max_rate", id="max-below-min"),
-        pytest.param({"backoff_margin": 1.5}, "backoff_margin", id="margin"),
+        pytest.param({"margin": 1.5}, "margin", id="margin"),
     ],
 )
 def test_adaptive_rejects_nonsense(kwargs: dict[str, float], field: str) -> None:
     """Settings that cannot work are refused up front, naming the field."""
     with pytest.raises(ValueError, match=field):
         Adaptive(**kwargs)  # type: ignore[arg-type]
+
+
+def _accept(pacer: AdaptivePacer, clock: FakeClock, *, count: int, over_s: float) -> None:
+    for _ in range(count):
+        clock.advance(over_s / count)
+        pacer.on_response(throttled=False)
+
+
+def test_second_throttle_measures_the_quota_exactly() -> None:
+    """Between two throttles the service's bucket was empty at both ends, so what it accepted
+    in between, per second, is its quota: the pacer settles at margin times that."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(margin=0.98), clock=clock)
+    _accept(pacer, clock, count=30, over_s=1.0)
+    pacer.on_response(throttled=True)  # first: a rough estimate from the last second
+    assert pacer.rate == pytest.approx(0.98 * 30)
+    _accept(pacer, clock, count=100, over_s=2.0)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(0.98 * 100 / 2.0)
+
+
+def test_throttles_right_after_one_are_the_same_event() -> None:
+    """429s within the reaction gap change nothing more."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(react_gap_s=0.5), clock=clock)
+    _accept(pacer, clock, count=40, over_s=1.0)
+    pacer.on_response(throttled=True)
+    rate = pacer.rate
+    clock.advance(0.2)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == rate
+
+
+def test_after_a_measurement_probing_is_slow() -> None:
+    """Once the quota is measured the rate creeps up by probe_growth per second, not more."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(probe_growth=0.01, margin=1.0), clock=clock)
+    _accept(pacer, clock, count=50, over_s=1.0)
+    pacer.on_response(throttled=True)
+    _accept(pacer, clock, count=50, over_s=1.0)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(50)
+    for _ in range(50):  # one second of demand at the current rate
+        clock.advance(0.02)
+        pacer.reserve()
+    growth = pacer.rate / 50
+    assert 1.0 < growth < math.exp(0.01 * 1.2)
+
+
+def test_a_quota_raised_mid_run_is_found() -> None:
+    """When the quota doubles mid-run, the pacer climbs to the new one within a minute."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(), clock=clock)
+    _drive(pacer, clock, seconds=20, quota=50)
+    assert pacer.rate < 55
+    _drive(pacer, clock, seconds=60, quota=100)
+    assert pacer.rate > 85
