@@ -177,3 +177,17 @@ def test_interrupt_exits_130_with_a_complete_report(emulator: Emulator, tmp_path
     assert {r.status for r in report.results} <= {Status.SUCCEEDED, Status.CANCELLED}
     succeeded = report.summary.by_status["succeeded"]
     assert succeeded == len(writes(emulator))
+
+
+def test_many_bad_lines_are_summarised(emulator: Emulator, tmp_path: Path) -> None:
+    """A plan with hundreds of bad lines shows the first ones and how many more there are."""
+    plan = tmp_path / "plan.csv"
+    rows = ["meeting_id,attendee_id,audio,video,content"]
+    rows += [f"bad-{n},also-bad,SendReceive,Receive,None" for n in range(300)]
+    plan.write_text("\n".join(rows) + "\n")
+    done = chime_bulk("apply", str(plan), "--endpoint-url", emulator.endpoint_url)
+    assert done.returncode == 2
+    assert "600 problem(s) on 300 line(s)" in done.stderr  # a bad meeting and attendee ID each
+    assert f"{plan}:2:" in done.stderr
+    assert "… and 550 more" in done.stderr
+    assert writes(emulator) == []

@@ -19,9 +19,12 @@ from ..report import AttendeeResult, Status
 from ..update import Update
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
-from .output import configure_logging, stderr_console
+from .output import configure_logging, print_error, print_warning, stderr_console
 
 __all__ = ["apply_command", "run_apply"]
+
+#: Bad plan lines shown in full; a wholly wrong file should not scroll for minutes.
+_SHOWN_PROBLEMS = 50
 
 
 def _invalid_result(update: Update, problems: tuple[str, ...]) -> AttendeeResult:
@@ -65,7 +68,7 @@ def run_apply(
     """The code path shared by `apply` and `demo`: a checked plan in, an exit code out."""
     console = stderr_console()
     for warning in plan.warnings:
-        console.print(f"[yellow]warning:[/] {warning}", highlight=False)
+        print_warning(console, warning)
     done: dict[tuple[str, str], AttendeeResult] = {}
     journal: Journal | None = None
     try:
@@ -75,7 +78,7 @@ def run_apply(
         if journal_path is not None:
             journal = Journal.open(journal_path, plan_sha256=plan.sha256, resume=resume)
     except (JournalError, OSError) as error:
-        console.print(f"[red]error:[/] journal {journal_path}: {error}", highlight=False)
+        print_error(console, f"journal {journal_path}: {error}")
         return ExitCode.USAGE
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
@@ -132,8 +135,16 @@ def apply_command(
         plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
     except PlanError as error:
         console = stderr_console()
-        console.print("[red]error:[/] the plan is not valid; nothing was sent", highlight=False)
-        console.print(str(error), markup=False, highlight=False)
+        problems = error.problems
+        lines = len({problem.line for problem in problems})
+        print_error(
+            console,
+            f"the plan has {len(problems)} problem(s) on {lines} line(s); nothing was sent",
+        )
+        for problem in problems[:_SHOWN_PROBLEMS]:
+            console.print(str(problem), markup=False, highlight=False)
+        if len(problems) > _SHOWN_PROBLEMS:
+            console.print(f"… and {len(problems) - _SHOWN_PROBLEMS} more", highlight=False)
         sys.exit(ExitCode.USAGE)
     sys.exit(
         run_apply(

@@ -26,7 +26,7 @@ from ..progress import ProgressListener
 from ..report import AttendeeResult, Report, ReportBuilder, Status
 from ..update import BatchExcept, Update
 from .common import CommonOptions, ExitCode
-from .output import JsonLines, Listeners, ProgressBar, print_summary
+from .output import JsonLines, Listeners, ProgressBar, print_error, print_summary
 
 __all__ = ["RunRequest", "execute", "finish"]
 
@@ -146,7 +146,7 @@ async def execute(request: RunRequest, *, console: Console) -> ExitCode:
         try:
             items = await request.items(bulk)
         except ListingFailed as error:
-            console.print(f"[red]error:[/] {error}; nothing was sent", highlight=False)
+            print_error(console, f"{error}; nothing was sent")
             fatal = error.failure.kind is ErrorKind.FATAL
             return ExitCode.ABORTED if fatal else ExitCode.USAGE
         if request.dry_run:
@@ -191,7 +191,7 @@ def finish(
     if not common.quiet:
         print_summary(report, console=console, report_path=report_path, title=title)
     if aborted is not None:
-        console.print(f"[red]error:[/] {aborted}", highlight=False)
+        print_error(console, str(aborted))
         return ExitCode.ABORTED
     if interrupted:
         console.print("[yellow]interrupted[/]: the report lists what did not finish as cancelled")

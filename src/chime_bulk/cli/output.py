@@ -14,6 +14,7 @@ from typing import IO, Any, Literal
 
 import structlog
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,7 +29,15 @@ from rich.table import Table
 from ..classification import ErrorKind, Failure
 from ..report import AttendeeResult, Report, Status, Summary
 
-__all__ = ["JsonLines", "ProgressBar", "configure_logging", "print_summary", "stderr_console"]
+__all__ = [
+    "JsonLines",
+    "ProgressBar",
+    "configure_logging",
+    "print_error",
+    "print_summary",
+    "print_warning",
+    "stderr_console",
+]
 
 LogFormat = Literal["console", "json"]
 
@@ -45,6 +54,15 @@ class _CurrentStderr:
 
 def stderr_console() -> Console:
     return Console(file=_CurrentStderr(), stderr=True, highlight=False)  # type: ignore[arg-type]
+
+
+def print_error(console: Console, message: str) -> None:
+    """An error line on stderr; the message is text, never markup (it may quote input)."""
+    console.print(f"[red]error:[/] {escape(message)}", highlight=False)
+
+
+def print_warning(console: Console, message: str) -> None:
+    console.print(f"[yellow]warning:[/] {escape(message)}", highlight=False)
 
 
 def configure_logging(*, log_format: LogFormat, quiet: bool, verbose: int) -> None:
@@ -232,10 +250,11 @@ def print_summary(
     console.print(table)
     failures = report.failed()
     for result in failures[:_SHOWN_FAILURES]:
+        # The message comes from the service or the plan: never let it be read as markup.
+        detail = escape(f"{result.error_code or ''} {result.error_message or ''}".strip())
         console.print(
-            f"[red]{result.status}[/] meeting {result.meeting_id} attendee {result.attendee_id}: "
-            f"{result.error_code or ''} {result.error_message or ''}".rstrip(),
-            markup=True,
+            f"[red]{result.status}[/] meeting {result.meeting_id} attendee "
+            f"{result.attendee_id}: {detail}",
             highlight=False,
         )
     if len(failures) > _SHOWN_FAILURES:

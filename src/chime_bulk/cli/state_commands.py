@@ -22,7 +22,7 @@ from ..update import Update
 from ..validation import is_valid_id
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
-from .output import configure_logging, stderr_console
+from .output import configure_logging, print_error, print_warning, stderr_console
 
 __all__ = ["mute_command", "restore_command", "unmute_command"]
 
@@ -113,10 +113,9 @@ def _sending_command(*, allow_send: bool) -> click.Command:
                     collected.extend(changes)
             unknown = sorted(excluded - seen)
             if unknown:
-                stderr_console().print(
-                    f"[yellow]warning:[/] --except names attendee(s) in none of the meetings: "
-                    f"{', '.join(unknown)}",
-                    highlight=False,
+                print_warning(
+                    stderr_console(),
+                    f"--except names attendee(s) in none of the meetings: {', '.join(unknown)}",
                 )
             return collected
 
@@ -161,7 +160,7 @@ def restore_command(
     try:
         source = Report.read(report_file)
     except PlanError as error:
-        console.print(f"[red]error:[/] {error}", markup=False, highlight=False)
+        print_error(console, str(error))
         sys.exit(ExitCode.USAGE)
     undo = [
         Update(
@@ -176,9 +175,10 @@ def restore_command(
     ]
     unknown = sum(r.status is Status.SUCCEEDED and r.previous is None for r in source.results)
     if unknown:
-        console.print(
-            f"[yellow]warning:[/] {unknown} changed attendee(s) have no previous state in "
-            f"{report_file} (apply does not read state; mute and unmute do): left as they are"
+        print_warning(
+            console,
+            f"{unknown} changed attendee(s) have no previous state in {report_file} "
+            "(apply does not read state; mute and unmute do): left as they are",
         )
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
