@@ -191,3 +191,82 @@ def test_many_bad_lines_are_summarised(emulator: Emulator, tmp_path: Path) -> No
     assert f"{plan}:2:" in done.stderr
     assert "… and 550 more" in done.stderr
     assert writes(emulator) == []
+
+
+def test_interrupted_run_resumes_without_resending(emulator: Emulator, tmp_path: Path) -> None:
+    """After SIGINT, `--resume` with the same journal sends only what had not finished: every
+    attendee ends up written exactly once and the resumed report covers the whole plan."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=1, attendees=200)
+    journal = tmp_path / "run.journal"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chime_bulk",
+            "apply",
+            str(plan),
+            "--endpoint-url",
+            emulator.endpoint_url,
+            "--max-rate",
+            "40",
+            "--json",
+            "--journal",
+            str(journal),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert process.stdout is not None
+    for _ in range(10):  # ten results are out: the run is well under way
+        process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    first_pass = len(writes(emulator))
+    assert 10 <= first_pass < 200
+
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--journal",
+        str(journal),
+        "--resume",
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert "resuming" in done.stderr
+    report = Report.read(report_path)
+    assert report.summary.by_status == {"succeeded": 200}
+    assert all(emulator.write_count(*u.key) == 1 for u in updates)
+    assert len(writes(emulator)) == 200
+
+
+def test_resume_refuses_a_journal_of_another_plan(emulator: Emulator, tmp_path: Path) -> None:
+    """A journal written for one plan cannot resume another: exit 2, nothing sent."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=3)
+    journal = tmp_path / "run.journal"
+    done = chime_bulk(
+        "apply", str(plan), "--endpoint-url", emulator.endpoint_url, "--journal", str(journal)
+    )
+    assert done.returncode == 0, done.stderr
+    other, _ = plan_for(emulator, tmp_path, meetings=1, attendees=3, name="other.jsonl")
+    sent_before = len(writes(emulator))
+    done = chime_bulk(
+        "apply",
+        str(other),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--journal",
+        str(journal),
+        "--resume",
+    )
+    assert done.returncode == 2
+    assert "journal" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(writes(emulator)) == sent_before
