@@ -14,7 +14,14 @@ from __future__ import annotations
 
 import random as _random
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Collection, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Collection,
+    Iterable,
+    Sequence,
+)
 from contextlib import asynccontextmanager
 from os import PathLike
 from typing import Any, Final, Self
@@ -303,11 +310,6 @@ class BulkUpdater:
 
     async def _settle(self, run: RunState, update: Update) -> AttendeeResult:
         """Everything that happens to one update, ending in its one result."""
-        if run.stopping:
-            return _decided(update, Status.CANCELLED, "run stopped before this update was sent")
-        problems = update_problems(update)
-        if problems:
-            return _decided(update, Status.INVALID, "; ".join(problems))
         capabilities = update.capabilities.to_api()
 
         async def call(client: Any) -> dict[str, Any]:
@@ -318,51 +320,50 @@ class BulkUpdater:
             )
             return response
 
-        outcome = await self._sending().perform(
-            run,
-            Request(
-                operation=_OPERATION,
-                region=update.region,
-                call=call,
-                meeting_id=update.meeting_id,
-                attendee_id=update.attendee_id,
-            ),
+        request = Request(
+            operation=_OPERATION,
+            region=update.region,
+            call=call,
+            meeting_id=update.meeting_id,
+            attendee_id=update.attendee_id,
         )
-        result = _result(update, outcome)
-        if outcome.fatal and run.fatal is None:
-            run.fatal = result
+        (result,) = await self._send(run, (update,), request, problems=update_problems(update))
         return result
 
     async def _settle_batch(self, run: RunState, batch: BatchExcept) -> list[AttendeeResult]:
         """One batch request; each member's result tells how it went."""
-        if run.stopping:
-            message = "run stopped before this update was sent"
-            return [_decided(member, Status.CANCELLED, message) for member in batch.members]
-        problems = batch_problems(batch)
-        if problems:
-            return [
-                _decided(member, Status.INVALID, "; ".join(problems)) for member in batch.members
-            ]
         capabilities = batch.capabilities.to_api()
+        excluded = [{"AttendeeId": attendee} for attendee in batch.excluded_ids]
 
         async def call(client: Any) -> dict[str, Any]:
             response: dict[str, Any] = await client.batch_update_attendee_capabilities_except(
                 MeetingId=batch.meeting_id,
-                ExcludedAttendeeIds=[{"AttendeeId": a} for a in batch.excluded_ids],
+                ExcludedAttendeeIds=excluded,
                 Capabilities=capabilities,
             )
             return response
 
-        outcome = await self._sending().perform(
-            run,
-            Request(
-                operation=_BATCH_OPERATION,
-                region=batch.region,
-                call=call,
-                meeting_id=batch.meeting_id,
-            ),
+        request = Request(
+            operation=_BATCH_OPERATION, region=batch.region, call=call, meeting_id=batch.meeting_id
         )
-        results = [_result(member, outcome) for member in batch.members]
+        return await self._send(run, batch.members, request, problems=batch_problems(batch))
+
+    async def _send(
+        self,
+        run: RunState,
+        updates: Sequence[Update],
+        request: Request,
+        *,
+        problems: list[str],
+    ) -> list[AttendeeResult]:
+        """Send `request` on behalf of `updates` (one, or a batch's members); their results."""
+        if run.stopping:
+            message = "run stopped before this update was sent"
+            return [_decided(update, Status.CANCELLED, message) for update in updates]
+        if problems:
+            return [_decided(update, Status.INVALID, "; ".join(problems)) for update in updates]
+        outcome = await self._sending().perform(run, request)
+        results = [_result(update, outcome) for update in updates]
         if outcome.fatal and run.fatal is None:
             run.fatal = results[0]
         return results

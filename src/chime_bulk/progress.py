@@ -7,7 +7,7 @@ from typing import Protocol
 from .classification import Failure
 from .report import AttendeeResult, Summary
 
-__all__ = ["NullProgress", "ProgressListener"]
+__all__ = ["FanOut", "NullProgress", "ProgressListener"]
 
 
 class ProgressListener(Protocol):
@@ -57,3 +57,40 @@ class NullProgress:
 
     def on_finish(self, summary: Summary) -> None:
         pass
+
+
+class FanOut:
+    """Hands each event to several listeners, in order."""
+
+    def __init__(self, *listeners: ProgressListener) -> None:
+        self._listeners = listeners
+
+    def on_start(self, *, total: int | None) -> None:
+        for listener in self._listeners:
+            listener.on_start(total=total)
+
+    def on_retry(
+        self,
+        *,
+        meeting_id: str,
+        attendee_id: str | None,
+        failure: Failure,
+        attempt: int,
+        delay_s: float,
+    ) -> None:
+        for listener in self._listeners:
+            listener.on_retry(
+                meeting_id=meeting_id,
+                attendee_id=attendee_id,
+                failure=failure,
+                attempt=attempt,
+                delay_s=delay_s,
+            )
+
+    def on_result(self, result: AttendeeResult) -> None:
+        for listener in self._listeners:
+            listener.on_result(result)
+
+    def on_finish(self, summary: Summary) -> None:
+        for listener in self._listeners:
+            listener.on_finish(summary)

@@ -22,11 +22,11 @@ from ..engine import BulkUpdater, Item
 from ..errors import RunAborted
 from ..journal import Journal
 from ..listing import ListingFailed
-from ..progress import ProgressListener
+from ..progress import FanOut, ProgressListener
 from ..report import AttendeeResult, Report, ReportBuilder, Status
 from ..update import BatchExcept, Update
 from .common import CommonOptions, ExitCode
-from .output import JsonLines, Listeners, ProgressBar, print_error, print_summary
+from .output import JsonLines, ProgressBar, print_error, print_summary
 
 __all__ = ["RunRequest", "execute", "finish"]
 
@@ -141,7 +141,7 @@ async def execute(request: RunRequest, *, console: Console) -> ExitCode:
     interrupts = _Interrupts()
     aborted: RunAborted | None = None
     async with BulkUpdater(
-        **common.updater_kwargs(), progress=Listeners(*listeners), journal=request.journal
+        **common.updater_kwargs(), progress=FanOut(*listeners), journal=request.journal
     ) as bulk:
         try:
             items = await request.items(bulk)

@@ -27,6 +27,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..classification import ErrorKind, Failure
+from ..progress import NullProgress
 from ..report import AttendeeResult, Report, Status, Summary
 
 __all__ = [
@@ -92,7 +93,7 @@ def configure_logging(*, log_format: LogFormat, quiet: bool, verbose: int) -> No
     )
 
 
-class ProgressBar:
+class ProgressBar(NullProgress):
     """A rich progress bar on stderr: done/total, rate, throttles, retries, ETA."""
 
     def __init__(self, *, console: Console, description: str) -> None:
@@ -159,69 +160,15 @@ class ProgressBar:
             self._progress.update(self._task, refresh=True)
 
 
-class JsonLines:
+class JsonLines(NullProgress):
     """`--json`: one JSON object per result on stdout, as results finish."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream or sys.stdout
 
-    def on_start(self, *, total: int | None) -> None:
-        pass
-
-    def on_retry(
-        self,
-        *,
-        meeting_id: str,
-        attendee_id: str | None,
-        failure: Failure,
-        attempt: int,
-        delay_s: float,
-    ) -> None:
-        pass
-
     def on_result(self, result: AttendeeResult) -> None:
         self._stream.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
         self._stream.flush()
-
-    def on_finish(self, summary: Summary) -> None:
-        pass
-
-
-class Listeners:
-    """Fans one run's events out to several listeners."""
-
-    def __init__(self, *listeners: Any) -> None:
-        self._listeners = listeners
-
-    def on_start(self, *, total: int | None) -> None:
-        for listener in self._listeners:
-            listener.on_start(total=total)
-
-    def on_retry(
-        self,
-        *,
-        meeting_id: str,
-        attendee_id: str | None,
-        failure: Failure,
-        attempt: int,
-        delay_s: float,
-    ) -> None:
-        for listener in self._listeners:
-            listener.on_retry(
-                meeting_id=meeting_id,
-                attendee_id=attendee_id,
-                failure=failure,
-                attempt=attempt,
-                delay_s=delay_s,
-            )
-
-    def on_result(self, result: AttendeeResult) -> None:
-        for listener in self._listeners:
-            listener.on_result(result)
-
-    def on_finish(self, summary: Summary) -> None:
-        for listener in self._listeners:
-            listener.on_finish(summary)
 
 
 _SHOWN_FAILURES = 10
