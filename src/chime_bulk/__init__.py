@@ -14,8 +14,16 @@ report.write("report.json")
 from .brownout import BrownoutPolicy
 from .capabilities import Capabilities, Media, MeetingFeatures, capability_problems
 from .engine import BulkUpdater
-from .errors import ChimeBulkError, JournalError, PlanError, PlanProblem, RunAborted
+from .errors import (
+    ChimeBulkError,
+    ConfigurationError,
+    JournalError,
+    PlanError,
+    PlanProblem,
+    RunAborted,
+)
 from .journal import Journal, load_journal
+from .listing import AttendeeState, ListingFailed
 from .pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
 from .plan import Plan, read_plan, write_plan
 from .progress import NullProgress, ProgressListener
@@ -26,13 +34,16 @@ from .update import Update
 __all__ = [
     "Adaptive",
     "AttendeeResult",
+    "AttendeeState",
     "BrownoutPolicy",
     "BulkUpdater",
     "Capabilities",
     "ChimeBulkError",
+    "ConfigurationError",
     "FixedRate",
     "Journal",
     "JournalError",
+    "ListingFailed",
     "Media",
     "MeetingFeatures",
     "NullProgress",

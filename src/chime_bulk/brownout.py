@@ -123,7 +123,8 @@ class BrownoutGate:
     async def wait(self, *, sleep: Callable[[float], Awaitable[None]]) -> bool:
         """Wait until this attempt may send; True when it is the probe.
 
-        `sleep` is the engine's interruptible sleep, so a stopping run is not held here.
+        `sleep` is injected for tests. A stopping run cancels its waiting attempts' scopes,
+        which ends this wait; `wake_all` lets waiters notice a change at once.
         """
         while True:
             admission = self.admit()

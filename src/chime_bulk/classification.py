@@ -23,6 +23,8 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
+from .errors import ConfigurationError
+
 __all__ = ["ErrorKind", "Failure", "classify"]
 
 
@@ -67,6 +69,9 @@ _CODES: Final[dict[str, ErrorKind]] = {
     "SignatureDoesNotMatch": ErrorKind.FATAL,
     "ExpiredTokenException": ErrorKind.FATAL,
 }
+
+
+_SIGNATURE_EXPIRED: Final = "Signature expired"
 
 
 def _kind_for_status(status: int) -> ErrorKind:
@@ -120,12 +125,17 @@ def _from_client_error(error: ClientError) -> Failure:
     metadata = response.get("ResponseMetadata", {})
     status = metadata.get("HTTPStatusCode")
     kind = _CODES.get(code)
+    message = str(response.get("Error", {}).get("Message") or "")
+    if kind is ErrorKind.FATAL and _SIGNATURE_EXPIRED in message:
+        # Clock skew or a long wait before sending: rest-json services say so with a 403
+        # InvalidSignatureException. A fresh signature on the next attempt fixes it.
+        kind = ErrorKind.TRANSIENT
     if kind is None:
         kind = _kind_for_status(status) if isinstance(status, int) else ErrorKind.TRANSIENT
     return Failure(
         kind=kind,
         code=code or f"HTTP{status}",
-        message=str(response.get("Error", {}).get("Message") or ""),
+        message=message,
         status=status if isinstance(status, int) else None,
         request_id=metadata.get("RequestId"),
         retry_after_s=_retry_after(response),
@@ -161,7 +171,13 @@ def classify(error: Exception) -> Failure:
     if isinstance(error, ClientError):
         return _from_client_error(error)
     name = type(error).__name__
-    if isinstance(error, NoCredentialsError | PartialCredentialsError | CredentialRetrievalError):
+    if isinstance(
+        error,
+        NoCredentialsError
+        | PartialCredentialsError
+        | CredentialRetrievalError
+        | ConfigurationError,
+    ):
         return Failure(kind=ErrorKind.FATAL, code=name, message=str(error))
     if isinstance(error, HTTPClientError | BotoConnectionError | TimeoutError | OSError):
         return Failure(

@@ -19,6 +19,9 @@ import anyio
 import sniffio
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
+from botocore.exceptions import BotoCoreError
+
+from .errors import ConfigurationError
 
 __all__ = [
     "SERVICE_NAME",
@@ -30,6 +33,10 @@ __all__ = [
 
 SERVICE_NAME: Final = "chime-sdk-meetings"
 DEFAULT_REGION: Final = "us-east-1"
+NO_REGION: Final = (
+    "no AWS Region: pass --region (region=), set AWS_DEFAULT_REGION, or configure one in the "
+    "profile"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -81,8 +88,12 @@ class ClientFactory:
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._lock = anyio.Lock()
-        self._session = AioSession(profile=settings.profile)
-        self.default_region = settings.region or self._session.get_config_variable("region")
+        try:
+            self._session = AioSession(profile=settings.profile)
+            configured = self._session.get_config_variable("region")
+        except BotoCoreError as error:  # e.g. ProfileNotFound
+            raise ConfigurationError(str(error)) from None
+        self.default_region: str | None = settings.region or configured
         if self.default_region is None and settings.endpoint_url is not None:
             self.default_region = DEFAULT_REGION  # an emulator or proxy: the name is a label
         if client is not None:
@@ -102,22 +113,23 @@ class ClientFactory:
         """The client for `region` (the default Region when `None`)."""
         name = region or self.default_region
         if name is None:
-            raise LookupError(
-                "no AWS Region: pass region=, set AWS_REGION, or configure one in the profile"
-            )
+            raise ConfigurationError(NO_REGION)
         client = self._clients.get(name)
         if client is not None:
             return client
         async with self._lock:
             if name not in self._clients:
-                self._clients[name] = await self._stack.enter_async_context(
-                    self._session.create_client(
-                        SERVICE_NAME,
-                        region_name=name,
-                        endpoint_url=self._settings.endpoint_url,
-                        config=self._config(),
+                try:
+                    self._clients[name] = await self._stack.enter_async_context(
+                        self._session.create_client(
+                            SERVICE_NAME,
+                            region_name=name,
+                            endpoint_url=self._settings.endpoint_url,
+                            config=self._config(),
+                        )
                     )
-                )
+                except BotoCoreError as error:  # e.g. InvalidRegionError
+                    raise ConfigurationError(str(error)) from None
             return self._clients[name]
 
     async def aclose(self) -> None:

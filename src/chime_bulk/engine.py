@@ -137,6 +137,12 @@ class BulkUpdater:
 
     # -- public ----------------------------------------------------------------------------
 
+    @property
+    def region(self) -> str | None:
+        """The Region updates without one go to (from `region=`, the profile or the
+        environment); `None` when nothing says. Known once the updater is entered."""
+        return self._clients.default_region if self._clients is not None else None
+
     async def run(self, updates: Iterable[Item] | AsyncIterable[Item]) -> Report:
         """Apply every update; return the report in which each appears exactly once."""
         builder = ReportBuilder(clock=self._clock)

@@ -2,12 +2,15 @@
 
 ```
 ChimeBulkError                 base of everything chime-bulk raises on purpose
+├── ConfigurationError         no usable Region or profile, or a client that cannot be made
 ├── PlanError                  bad input (plan file, stdin, report to restore); nothing was sent.
 │   │                          `.problems` holds every problem found, each with its line number
 │   └── JournalError           a resume journal is corrupt or belongs to a different plan
-└── RunAborted                 a fatal error (401/403, missing credentials) stopped a run;
-                               `.report` is complete: the update that met the error is
-                               `failed` with `.error_code`, everything unfinished `cancelled`
+├── ListingFailed (listing.py) a meeting's attendees could not be read; nothing was sent
+└── RunAborted                 a fatal error (401/403, missing credentials, no Region, an
+                               endpoint that never answers) stopped a run; `.report` is
+                               complete: the update that met the error is `failed` with
+                               `.error_code`, everything unfinished `cancelled`
 ```
 
 Classifying AWS errors into throttle / transient / fatal is not this module's job.
@@ -22,11 +25,22 @@ from typing import TYPE_CHECKING, Any, Self
 if TYPE_CHECKING:
     from .report import Report
 
-__all__ = ["ChimeBulkError", "JournalError", "PlanError", "PlanProblem", "RunAborted"]
+__all__ = [
+    "ChimeBulkError",
+    "ConfigurationError",
+    "JournalError",
+    "PlanError",
+    "PlanProblem",
+    "RunAborted",
+]
 
 
 class ChimeBulkError(Exception):
     """Base class of every exception chime-bulk raises on purpose."""
+
+
+class ConfigurationError(ChimeBulkError):
+    """Where or as whom to connect cannot be worked out: no Region, an unknown profile…"""
 
 
 @dataclass(frozen=True, slots=True)

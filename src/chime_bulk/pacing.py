@@ -196,8 +196,12 @@ class AdaptivePacer:
     def __init__(self, settings: Adaptive, *, clock: Clock = time.monotonic) -> None:
         self._settings = settings
         self._clock = clock
+        # A cap on the rate caps the burst too: `max_rate=1` must not send 20 at once.
+        burst = settings.burst
+        if settings.max_rate is not None:
+            burst = min(burst, max(settings.max_rate, 1.0))
         self._bucket = TokenBucket(
-            rate=self._clamp(settings.initial_rate), burst=settings.burst, clock=clock
+            rate=self._clamp(settings.initial_rate), burst=burst, clock=clock
         )
         self._started = clock()
         self._last_adjust = self._started

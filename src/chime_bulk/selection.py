@@ -135,14 +135,16 @@ def batched(
     items: Sequence[Update | AttendeeResult],
     *,
     listed: Sequence[str],
+    excluded: Collection[str] = (),
     region: str | None = None,
 ) -> list[Update | BatchExcept | AttendeeResult]:
     """Fold the meeting's most common change into one batch request, when worth it.
 
     `items` are one meeting's `sending_changes`; `listed` every attendee the listing saw.
     The batch changes every attendee except those it leaves out, so it leaves out everyone
-    who is not one of its members; the service needs at least one left out, so if nobody
-    else is, one member is sent on its own instead.
+    who is not one of its members, and always everyone in `excluded` (listed or not: a host
+    may join after the listing). The service needs at least one left out, so if nobody else
+    is, one member is sent on its own instead.
     """
     updates = [item for item in items if isinstance(item, Update)]
     if not updates:
@@ -152,20 +154,20 @@ def batched(
         return list(items)
     members = [u for u in updates if u.capabilities == capabilities]
     member_ids = {u.attendee_id for u in members}
-    excluded = tuple(a for a in listed if a not in member_ids)
+    left_out = tuple(dict.fromkeys(a for a in (*listed, *excluded) if a not in member_ids))
     rest: list[Update | BatchExcept | AttendeeResult] = [
         item for item in items if not (isinstance(item, Update) and item in members)
     ]
-    if not excluded:
+    if not left_out:
         alone = members.pop()
-        excluded = (alone.attendee_id,)
+        left_out = (alone.attendee_id,)
         rest.append(alone)
         if len(members) < MIN_BATCH - 1:
             return list(items)
     batch = BatchExcept(
         meeting_id=meeting_id,
         capabilities=capabilities,
-        excluded_ids=excluded,
+        excluded_ids=left_out,
         members=tuple(members),
         region=region,
     )

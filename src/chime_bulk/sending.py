@@ -214,7 +214,6 @@ class Sender:
         """One request on the wire; raises `AttemptFailed` with the classified failure."""
         if run.stopping:
             raise _Stopped
-        client = await self._clients.get(request.region)
         pacer = self._pacer_for(request.region, request.operation)
         probe = await self._admit(run, pacer)
         tally.attempts += 1
@@ -222,9 +221,17 @@ class Sender:
         run.traffic.retried += tally.attempts > 1
         slot.sending = True
         try:
+            # Inside the try: a client that cannot be made (no Region) is a classified,
+            # fatal failure of this attempt, not a crash of the run.
+            client = await self._clients.get(request.region)
             response = await request.call(client)
         except Exception as error:
             failure = self._judge(run, classify(error))
+            if failure.kind is ErrorKind.FATAL and failure.status is None:
+                # Refused before anything reached the network (no credentials, no Region,
+                # no connection): not a request.
+                tally.attempts -= 1
+                run.traffic.requests -= 1
             tally.failure = failure
             tally.request_id = failure.request_id or tally.request_id
             throttled = failure.kind is ErrorKind.THROTTLE

@@ -270,3 +270,84 @@ def test_resume_refuses_a_journal_of_another_plan(emulator: Emulator, tmp_path: 
     assert "journal" in done.stderr
     assert "Traceback" not in done.stderr
     assert len(writes(emulator)) == sent_before
+
+
+def test_an_existing_journal_is_not_overwritten(emulator: Emulator, tmp_path: Path) -> None:
+    """--journal naming a journal that exists, without --resume, is refused: exit 2."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=2)
+    journal = tmp_path / "run.journal"
+    journal.write_text('{"schema": "chime-bulk.journal/1", "plan": null}\n')
+    done = chime_bulk(
+        "apply", str(plan), "--endpoint-url", emulator.endpoint_url, "--journal", str(journal)
+    )
+    assert done.returncode == 2
+    assert "--resume" in done.stderr
+    assert writes(emulator) == []
+    assert journal.read_text() == '{"schema": "chime-bulk.journal/1", "plan": null}\n'
+
+
+def test_report_folder_must_exist_before_anything_is_sent(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A report path in a missing folder is a usage error up front: nothing sent."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=2)
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--report",
+        str(tmp_path / "missing" / "report.json"),
+    )
+    assert done.returncode == 2
+    assert "does not exist" in done.stderr
+    assert writes(emulator) == []
+
+
+def test_json_into_a_closed_pipe_keeps_the_run_and_report(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """`--json | head -1`: the reader leaves, the run finishes and its report is written."""
+    plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=40)
+    report_path = tmp_path / "report.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "chime_bulk",
+            "apply",
+            str(plan),
+            "--endpoint-url",
+            emulator.endpoint_url,
+            "--json",
+            "--report",
+            str(report_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+    assert process.stdout is not None
+    process.stdout.readline()
+    process.stdout.close()  # what `head -1` does
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    process.stderr.close()
+    assert process.wait(timeout=60) == 0, stderr
+    assert "Traceback" not in stderr
+    assert Report.read(report_path).summary.by_status == {"succeeded": 40}
+
+
+def test_no_region_is_a_usage_error(tmp_path: Path) -> None:
+    """Without --region, a profile or AWS_DEFAULT_REGION: a clear error, exit 2, no trace."""
+    plan = tmp_path / "plan.jsonl"
+    plan.write_text(
+        '{"MeetingId": "11111111-1111-1111-1111-111111111111", "AttendeeId": '
+        '"22222222-2222-2222-2222-222222222222", "Capabilities": {"Audio": "SendReceive", '
+        '"Video": "Receive", "Content": "None"}}\n'
+    )
+    done = chime_bulk("apply", str(plan))
+    assert done.returncode == 2
+    assert "AWS_DEFAULT_REGION" in done.stderr
+    assert "Traceback" not in done.stderr

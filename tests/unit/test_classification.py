@@ -85,3 +85,19 @@ def test_unparseable_retry_after_is_ignored() -> None:
 def test_transport_and_local_errors(error: Exception, kind: ErrorKind) -> None:
     """Transport failures are transient, missing credentials fatal, local bugs final."""
     assert classify(error).kind is kind
+
+
+def test_an_expired_signature_is_retried_not_fatal() -> None:
+    """A 403 saying the signature expired (clock skew) is transient; other 403s are fatal."""
+    expired = ClientError(
+        {
+            "Error": {
+                "Code": "InvalidSignatureException",
+                "Message": "Signature expired: 20261126T",
+            },
+            "ResponseMetadata": {"HTTPStatusCode": 403, "RequestId": "r", "HTTPHeaders": {}},
+        },
+        "UpdateAttendeeCapabilities",
+    )
+    assert classify(expired).kind is ErrorKind.TRANSIENT
+    assert classify(_client_error("InvalidSignatureException", 403)).kind is ErrorKind.FATAL

@@ -208,3 +208,10 @@ def test_a_quota_raised_mid_run_is_found() -> None:
     assert pacer.rate < 55
     _drive(pacer, clock, seconds=60, quota=100)
     assert pacer.rate > 85
+
+
+def test_max_rate_caps_the_burst_too() -> None:
+    """With max_rate=1 the pacer sends one request, then one a second: no burst of 20."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(max_rate=1, min_rate=0.5), clock=clock)
+    assert [pacer.reserve() for _ in range(3)] == pytest.approx([0, 1, 2])

@@ -120,3 +120,15 @@ def test_small_changes_are_not_batched() -> None:
     updates = _updates(MIN_BATCH - 1, MUTED)
     listed = [u.attendee_id for u in updates] + ["eeeeeeee-0000-0000-0000-000000000000"]
     assert batched(MEETING, updates, listed=listed) == updates
+
+
+def test_batch_always_leaves_out_the_excepted_even_unlisted() -> None:
+    """An --except attendee the listing did not see (a host who joins late) is still left
+    out of the batch."""
+    updates = _updates(4, MUTED)
+    late_host = "dddddddd-0000-0000-0000-000000000000"
+    items = batched(MEETING, updates, listed=[u.attendee_id for u in updates], excluded={late_host})
+    batch = items[0]
+    assert isinstance(batch, BatchExcept)
+    assert batch.excluded_ids == (late_host,)
+    assert batch.members == tuple(updates)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from .apply import apply_command
+from .common import ExitCode
 from .demo import demo_command
 from .emulator_command import emulator_command
 from .state_commands import mute_command, restore_command, unmute_command
@@ -33,4 +36,16 @@ cli.add_command(demo_command)
 
 
 def main() -> None:
-    cli(prog_name="chime-bulk")
+    """Run the CLI. Ctrl-C before a run is under way (reading a plan from stdin, listing
+    meetings) also exits 130, like one during a run."""
+    try:
+        cli.main(prog_name="chime-bulk", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("interrupted; nothing was sent", err=True)
+        sys.exit(ExitCode.INTERRUPTED)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(ExitCode.INTERRUPTED)

@@ -54,6 +54,10 @@ def _items(plan: Plan, done: dict[tuple[str, str], AttendeeResult]) -> Iterator[
         yield done.get(update.key, update)
 
 
+def _has_content(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size > 0
+
+
 def run_apply(
     plan: Plan,
     *,
@@ -66,11 +70,18 @@ def run_apply(
     title: str = "apply",
 ) -> ExitCode:
     """The code path shared by `apply` and `demo`: a checked plan in, an exit code out."""
-    console = stderr_console()
+    console = stderr_console(quiet=common.quiet)
     for warning in plan.warnings:
         print_warning(console, warning)
     done: dict[tuple[str, str], AttendeeResult] = {}
     journal: Journal | None = None
+    if journal_path is not None and not resume and _has_content(Path(journal_path)):
+        print_error(
+            console,
+            f"journal {journal_path} already exists: pass --resume to continue that run, "
+            "or remove it to start afresh; nothing was sent",
+        )
+        return ExitCode.USAGE
     try:
         if resume and journal_path is not None and Path(journal_path).exists():
             done = load_journal(journal_path, plan_sha256=plan.sha256)
@@ -134,13 +145,11 @@ def apply_command(
     try:
         plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
     except PlanError as error:
-        console = stderr_console()
+        console = stderr_console()  # errors, even with --quiet
         problems = error.problems
-        lines = len({problem.line for problem in problems})
-        print_error(
-            console,
-            f"the plan has {len(problems)} problem(s) on {lines} line(s); nothing was sent",
-        )
+        lines = len({problem.line for problem in problems if problem.line is not None})
+        where = f" on {lines} line(s)" if lines else ""
+        print_error(console, f"the plan has {len(problems)} problem(s){where}; nothing was sent")
         for problem in problems[:_SHOWN_PROBLEMS]:
             console.print(str(problem), markup=False, highlight=False)
         if len(problems) > _SHOWN_PROBLEMS:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
+from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
@@ -43,7 +45,9 @@ class CommonOptions:
     progress: bool
 
     def pacing(self) -> Adaptive:
-        return Adaptive(max_rate=self.max_rate)
+        if self.max_rate is None:
+            return Adaptive()
+        return Adaptive(max_rate=self.max_rate, min_rate=min(Adaptive().min_rate, self.max_rate))
 
     def retry(self) -> RetryPolicy:
         return RetryPolicy(max_attempts=self.max_attempts)
@@ -176,11 +180,18 @@ _REPORT_SUFFIXES = (".json", ".jsonl", ".csv")
 
 def report_path_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     # Checked before anything is sent: a run must never end unable to write its report.
-    if value is not None and not value.endswith(_REPORT_SUFFIXES):
+    if value is None:
+        return None
+    if not value.endswith(_REPORT_SUFFIXES):
         raise click.BadParameter(
             f"{value!r}: the report format comes from the suffix; use one of "
             + ", ".join(_REPORT_SUFFIXES)
         )
+    folder = Path(value).parent
+    if not folder.is_dir():
+        raise click.BadParameter(f"{value!r}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise click.BadParameter(f"{value!r}: cannot write in {str(folder)!r}")
     return value
 
 

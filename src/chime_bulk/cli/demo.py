@@ -71,7 +71,7 @@ def demo_command(
     configure_logging(log_format=common.log_format, quiet=common.quiet, verbose=common.verbose)
     if common.endpoint_url is not None or common.profile is not None:
         raise click.UsageError("the demo runs on its own emulator: no --endpoint-url/--profile")
-    console = stderr_console()
+    console = stderr_console(quiet=common.quiet)
     # The emulator accepts any signature; these keep real credentials out of the demo.
     os.environ.update(_DUMMY_CREDENTIALS)
     os.environ.pop("AWS_SESSION_TOKEN", None)

@@ -9,6 +9,8 @@ report and journal are written and the exit code is 130.
 from __future__ import annotations
 
 import signal
+import tempfile
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +20,9 @@ import click
 from rich.console import Console
 
 from ..classification import ErrorKind
+from ..clients import NO_REGION
 from ..engine import BulkUpdater, Item
-from ..errors import RunAborted
+from ..errors import ConfigurationError, RunAborted
 from ..journal import Journal
 from ..listing import ListingFailed
 from ..progress import FanOut, ProgressListener
@@ -117,10 +120,10 @@ def _dry_run(items: Iterable[Item], *, json_lines: bool, console: Console) -> Re
             requests += 1
         for result in _planned(item):
             builder.add(result, index=len(builder))
+            planned += result.status is Status.PLANNED
             if listener is not None:
                 listener.on_result(result)
             elif result.status is Status.PLANNED:
-                planned += 1
                 where = f" in {result.region}" if result.region else ""
                 was = f" (now {result.previous})" if result.previous else ""
                 click.echo(
@@ -136,43 +139,70 @@ def _dry_run(items: Iterable[Item], *, json_lines: bool, console: Console) -> Re
 
 async def execute(request: RunRequest, *, console: Console) -> ExitCode:
     """Run `request`, write its report, print its summary; the exit code says how it went."""
-    common = request.common
     listeners, bar = _listeners(request, console)
+    try:
+        async with BulkUpdater(
+            **request.common.updater_kwargs(),
+            progress=FanOut(*listeners),
+            journal=request.journal,
+        ) as bulk:
+            return await _execute(request, bulk, bar=bar, console=console)
+    except ConfigurationError as error:  # before anything is sent: the client cannot be made
+        print_error(console, f"{error}; nothing was sent")
+        return ExitCode.USAGE
+
+
+async def _execute(
+    request: RunRequest, bulk: BulkUpdater, *, bar: ProgressBar | None, console: Console
+) -> ExitCode:
+    if bulk.region is None:
+        print_error(console, f"{NO_REGION}; nothing was sent")
+        return ExitCode.USAGE
+    try:
+        items = await request.items(bulk)
+    except ListingFailed as error:
+        print_error(console, f"{error}; nothing was sent")
+        failure = error.failure
+        stopped = failure.kind is ErrorKind.FATAL or failure.unreachable
+        return ExitCode.ABORTED if stopped else ExitCode.USAGE
     interrupts = _Interrupts()
     aborted: RunAborted | None = None
-    async with BulkUpdater(
-        **common.updater_kwargs(), progress=FanOut(*listeners), journal=request.journal
-    ) as bulk:
-        try:
-            items = await request.items(bulk)
-        except ListingFailed as error:
-            print_error(console, f"{error}; nothing was sent")
-            fatal = error.failure.kind is ErrorKind.FATAL
-            return ExitCode.ABORTED if fatal else ExitCode.USAGE
-        if request.dry_run:
-            report = _dry_run(items, json_lines=request.json_lines, console=console)
-        else:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_signals, bulk, interrupts, console)
-                try:
-                    if bar is not None:
-                        with bar:
-                            report = await bulk.run(items)
-                    else:
+    if request.dry_run:
+        report = _dry_run(items, json_lines=request.json_lines, console=console)
+    else:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_signals, bulk, interrupts, console)
+            try:
+                if bar is not None:
+                    with bar:
                         report = await bulk.run(items)
-                except RunAborted as error:
-                    aborted = error
-                    report = error.report
-                tg.cancel_scope.cancel()
+                else:
+                    report = await bulk.run(items)
+            except RunAborted as error:
+                aborted = error
+                report = error.report
+            tg.cancel_scope.cancel()
     return finish(
         report,
         console=console,
-        common=common,
+        common=request.common,
         report_path=request.report_path,
         title="dry run" if request.dry_run else request.title,
         aborted=aborted,
         interrupted=interrupts.count > 0,
     )
+
+
+def _write_report(report: Report, path: Path, *, console: Console) -> None:
+    """Write the report; if that fails (disk full, folder gone), keep it somewhere else."""
+    try:
+        report.write(path)
+    except OSError as error:
+        fallback = Path(tempfile.mkstemp(prefix="chime-bulk-report-", suffix=path.suffix)[1])
+        report.write(fallback)
+        print_error(
+            console, f"cannot write the report to {path} ({error.strerror}); it is in {fallback}"
+        )
 
 
 def finish(
@@ -187,13 +217,20 @@ def finish(
 ) -> ExitCode:
     """Write the report, show the summary, and choose the exit code."""
     if report_path is not None:
-        report.write(Path(report_path))
-    if not common.quiet:
-        print_summary(report, console=console, report_path=report_path, title=title)
+        _write_report(report, Path(report_path), console=console)
+    print_summary(report, console=console, report_path=report_path, title=title)
     if aborted is not None:
         print_error(console, str(aborted))
         return ExitCode.ABORTED
     if interrupted:
         console.print("[yellow]interrupted[/]: the report lists what did not finish as cancelled")
         return ExitCode.INTERRUPTED
-    return ExitCode.OK if report.ok else ExitCode.SOME_FAILED
+    if report.ok:
+        return ExitCode.OK
+    if console.quiet:  # the summary above was silent; a failing exit code never is
+        failed = report.failed()
+        counts = Counter(result.status.value for result in failed)
+        detail = ", ".join(f"{status} {count}" for status, count in sorted(counts.items()))
+        where = f"; see {report_path}" if report_path else ""
+        print_error(console, f"{len(failed)} update(s) did not succeed ({detail}){where}")
+    return ExitCode.SOME_FAILED

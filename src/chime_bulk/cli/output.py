@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from typing import IO, Any, Literal
 
@@ -53,12 +54,17 @@ class _CurrentStderr:
         sys.stderr.flush()
 
 
-def stderr_console() -> Console:
-    return Console(file=_CurrentStderr(), stderr=True, highlight=False)  # type: ignore[arg-type]
+def stderr_console(*, quiet: bool = False) -> Console:
+    """The console for people. Rich follows `sys.stderr` itself (and sees a terminal as one);
+    long lines are not wrapped, so IDs stay whole for grep."""
+    return Console(stderr=True, highlight=False, soft_wrap=True, quiet=quiet)
 
 
 def print_error(console: Console, message: str) -> None:
-    """An error line on stderr; the message is text, never markup (it may quote input)."""
+    """An error line on stderr, even when `console` is quiet; the message is text, never
+    markup (it may quote input)."""
+    if console.quiet:
+        console = stderr_console()
     console.print(f"[red]error:[/] {escape(message)}", highlight=False)
 
 
@@ -165,10 +171,21 @@ class JsonLines(NullProgress):
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self._stream = stream or sys.stdout
+        self._reader_gone = False
 
     def on_result(self, result: AttendeeResult) -> None:
-        self._stream.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
-        self._stream.flush()
+        if self._reader_gone:
+            return
+        try:
+            self._stream.write(json.dumps(result.to_dict(), separators=(",", ":")) + "\n")
+            self._stream.flush()
+        except BrokenPipeError:
+            # `| head`: whoever read stdout has had enough. The run and its report go on;
+            # stdout goes to /dev/null so the interpreter's final flush does not fail too.
+            self._reader_gone = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
 
 
 _SHOWN_FAILURES = 10
@@ -192,7 +209,7 @@ def print_summary(
     table.add_row("throttled", str(summary.throttled))
     table.add_row("retried", str(summary.retried))
     table.add_row("elapsed", f"{summary.elapsed_s:.1f} s")
-    if summary.elapsed_s > 0:
+    if summary.requests and summary.elapsed_s > 0:
         table.add_row("rate", f"{summary.total / summary.elapsed_s:.1f} updates/s")
     console.print(table)
     failures = report.failed()

@@ -35,7 +35,7 @@ def _checked_ids(values: tuple[str, ...], *, option: str) -> tuple[str, ...]:
 
 
 def _run(request: RunRequest) -> None:
-    console = stderr_console()
+    console = stderr_console(quiet=request.common.quiet)
     sys.exit(anyio.run(functools.partial(execute, request, console=console)))
 
 
@@ -63,10 +63,11 @@ def _sending_command(*, allow_send: bool) -> click.Command:
     )
     @click.option(
         "--batch/--no-batch",
-        default=True,
+        default=False,
         show_default=True,
         help="Change the attendees of a meeting that all get the same capabilities with one "
-        "BatchUpdateAttendeeCapabilitiesExcept.",
+        "BatchUpdateAttendeeCapabilitiesExcept: far fewer requests, but an attendee who joins "
+        "between the listing and the call gets the change too, unreported.",
     )
     @changing_options
     @common_options
@@ -107,14 +108,20 @@ def _sending_command(*, allow_send: bool) -> click.Command:
                 )
                 if batch:
                     collected.extend(
-                        batched(meeting_id, changes, listed=listed, region=common.region)
+                        batched(
+                            meeting_id,
+                            changes,
+                            listed=listed,
+                            excluded=excluded,
+                            region=common.region,
+                        )
                     )
                 else:
                     collected.extend(changes)
             unknown = sorted(excluded - seen)
             if unknown:
                 print_warning(
-                    stderr_console(),
+                    stderr_console(quiet=common.quiet),
                     f"--except names attendee(s) in none of the meetings: {', '.join(unknown)}",
                 )
             return collected
@@ -156,10 +163,10 @@ def restore_command(
 ) -> None:
     """Undo a run: put back the previous capabilities its report recorded."""
     configure_logging(log_format=common.log_format, quiet=common.quiet, verbose=common.verbose)
-    console = stderr_console()
+    console = stderr_console(quiet=common.quiet)
     try:
         source = Report.read(report_file)
-    except PlanError as error:
+    except (PlanError, ValueError, OSError) as error:
         print_error(console, str(error))
         sys.exit(ExitCode.USAGE)
     undo = [
