@@ -12,14 +12,17 @@ draining the plan, and everything that will not be sent is reported `cancelled`.
 
 from __future__ import annotations
 
+import contextlib
 import random as _random
 import time
 from collections.abc import (
     AsyncIterable,
     AsyncIterator,
+    Awaitable,
     Callable,
     Collection,
     Iterable,
+    Iterator,
     Sequence,
 )
 from contextlib import asynccontextmanager
@@ -29,7 +32,6 @@ from typing import Any, Final, Self
 import anyio
 import structlog
 from anyio.abc import TaskGroup
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from .brownout import BrownoutGate, BrownoutPolicy
 from .clients import ClientFactory, ClientSettings, warn_if_retrying
@@ -146,9 +148,12 @@ class BulkUpdater:
     async def run(self, updates: Iterable[Item] | AsyncIterable[Item]) -> Report:
         """Apply every update; return the report in which each appears exactly once."""
         builder = ReportBuilder(clock=self._clock)
-        async with self._results(updates) as (results, run):
-            async for index, result in results:
-                builder.add(result, index=index)
+
+        async def keep(index: int, result: AttendeeResult) -> None:
+            builder.add(result, index=index)
+
+        run = self._new_run()
+        await self._drive(updates, run, keep)
         report = builder.build(total=run.fed, traffic=run.traffic)
         self._finish(report, run)
         return report
@@ -163,16 +168,29 @@ class BulkUpdater:
         only the update that met the fatal error (the caller has been given the rest).
         """
         builder = ReportBuilder(clock=self._clock, keep_results=False)
+        send, receive = anyio.create_memory_object_stream[AttendeeResult](
+            max_buffer_size=self._concurrency
+        )
 
-        async def results_only(
-            results: AsyncIterator[tuple[int, AttendeeResult]],
-        ) -> AsyncIterator[AttendeeResult]:
-            async for index, result in results:
-                builder.add(result, index=index)
-                yield result
+        async def forward(index: int, result: AttendeeResult) -> None:
+            builder.add(result, index=index)
+            # If the reader left early the run is being cancelled: nobody wants this result.
+            with contextlib.suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                await send.send(result)
 
-        async with self._results(updates) as (results, run):
-            yield results_only(results)
+        async def drive() -> None:
+            async with send:
+                await self._drive(updates, run, forward)
+
+        run = self._new_run()
+        async with _unwrapped_group() as tg:
+            tg.start_soon(drive)
+            try:
+                yield receive
+            finally:
+                # Every result is out, or the reader left early: then stop the run at once.
+                tg.cancel_scope.cancel()
+                receive.close()
         report = builder.build(traffic=run.traffic)
         if run.fatal is not None:
             report = Report(results=[run.fatal], summary=report.summary)
@@ -209,31 +227,40 @@ class BulkUpdater:
         if run.fatal is not None:
             raise RunAborted(report=report, error_code=run.fatal.error_code)
 
-    @asynccontextmanager
-    async def _results(
-        self, updates: Iterable[Item] | AsyncIterable[Item]
-    ) -> AsyncIterator[tuple[AsyncIterator[tuple[int, AttendeeResult]], RunState]]:
+    def _new_run(self) -> RunState:
         if self._clients is None:
             raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         if self._run is not None:
             raise RuntimeError("one run at a time per BulkUpdater")
-        run = RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
-        self._run = run
+        self._run = RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
+        return self._run
+
+    async def _drive(
+        self,
+        updates: Iterable[Item] | AsyncIterable[Item],
+        run: RunState,
+        sink: Callable[[int, AttendeeResult], Awaitable[None]],
+    ) -> None:
+        """Settle every update with `max_concurrency` workers; each result goes to the
+        journal, the progress listener and `sink`, exactly once."""
         journal, owned = self._open_journal()
         self._progress.on_start(total=_total(updates))
-        results_send, results_receive = anyio.create_memory_object_stream[
-            tuple[int, AttendeeResult]
-        ](max_buffer_size=self._concurrency)
+        plan = _Plan(updates, run)
+
+        async def deliver(index: int, result: AttendeeResult) -> None:
+            if journal is not None:
+                journal.record(index, result)
+            self._progress.on_result(result)
+            await sink(index, result)
+
         try:
             async with _unwrapped_group() as tg:
-                self._start_tasks(tg, updates, run, results_send)
-                try:
-                    yield self._observed(results_receive, journal), run
-                finally:
-                    # Every result is out, or the caller stopped reading early: end the
-                    # deadline timer and any worker still running, then the stream.
-                    tg.cancel_scope.cancel()
-                    results_receive.close()
+                if self._deadline is not None:
+                    tg.start_soon(self._stop_at_deadline, run, self._deadline)
+                async with _unwrapped_group() as workers:
+                    for _ in range(self._concurrency):
+                        workers.start_soon(self._work, run, plan, deliver)
+                tg.cancel_scope.cancel()  # all settled: the deadline timer has nothing to do
         finally:
             self._run = None
             if journal is not None:
@@ -244,17 +271,6 @@ class BulkUpdater:
                     else:
                         await anyio.to_thread.run_sync(journal.flush)
 
-    async def _observed(
-        self,
-        results: MemoryObjectReceiveStream[tuple[int, AttendeeResult]],
-        journal: Journal | None,
-    ) -> AsyncIterator[tuple[int, AttendeeResult]]:
-        async for index, result in results:
-            if journal is not None:
-                journal.record(index, result)
-            self._progress.on_result(result)
-            yield index, result
-
     def _open_journal(self) -> tuple[Journal | None, bool]:
         """The run's journal, and whether the run opened it (and so must close it)."""
         target = self._journal_target
@@ -262,57 +278,27 @@ class BulkUpdater:
             return target, False
         return Journal.open(target), True
 
-    def _start_tasks(
-        self,
-        tg: TaskGroup,
-        updates: Iterable[Item] | AsyncIterable[Item],
-        run: RunState,
-        results: MemoryObjectSendStream[tuple[int, AttendeeResult]],
-    ) -> None:
-        jobs_send, jobs_receive = anyio.create_memory_object_stream[tuple[int, Item]]()
-        with results, jobs_receive:
-            tg.start_soon(self._feed, updates, run, jobs_send)
-            for _ in range(self._concurrency):
-                tg.start_soon(self._work, run, jobs_receive.clone(), results.clone())
-        if self._deadline is not None:
-            tg.start_soon(self._stop_at_deadline, run, self._deadline)
-
     async def _stop_at_deadline(self, run: RunState, seconds: float) -> None:
         await anyio.sleep(seconds)
         _log.warning("deadline passed; cancelling what is left", deadline_s=seconds)
         run.stop(grace_s=self._grace_s)
 
-    @staticmethod
-    async def _feed(
-        updates: Iterable[Item] | AsyncIterable[Item],
-        run: RunState,
-        jobs: MemoryObjectSendStream[tuple[int, Item]],
-    ) -> None:
-        # Waits for a free worker before pulling the next update, so nothing piles up. A
-        # batch takes one index per member: the results are numbered by attendee.
-        async with jobs:
-            async for item in _aiter(updates):
-                await jobs.send((run.fed, item))
-                run.fed += _width(item)
-
     async def _work(
         self,
         run: RunState,
-        jobs: MemoryObjectReceiveStream[tuple[int, Item]],
-        results: MemoryObjectSendStream[tuple[int, AttendeeResult]],
+        plan: _Plan,
+        deliver: Callable[[int, AttendeeResult], Awaitable[None]],
     ) -> None:
-        async with jobs, results:
-            try:
-                async for index, item in jobs:
-                    if isinstance(item, AttendeeResult):
-                        await results.send((index, item))
-                    elif isinstance(item, BatchExcept):
-                        for offset, result in enumerate(await self._settle_batch(run, item)):
-                            await results.send((index + offset, result))
-                    else:
-                        await results.send((index, await self._settle(run, item)))
-            except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-                return  # the reader of a stream() left early: nobody wants more results
+        # A worker takes the next update only when it is free, so nothing piles up.
+        while (job := await plan.next()) is not None:
+            index, item = job
+            if isinstance(item, AttendeeResult):
+                await deliver(index, item)
+            elif isinstance(item, BatchExcept):
+                for offset, result in enumerate(await self._settle_batch(run, item)):
+                    await deliver(index + offset, result)
+            else:
+                await deliver(index, await self._settle(run, item))
 
     async def _settle(self, run: RunState, update: Update) -> AttendeeResult:
         """Everything that happens to one update, ending in its one result."""
@@ -403,13 +389,39 @@ async def _unwrapped_group() -> AsyncIterator[TaskGroup]:
         raise
 
 
-async def _aiter(updates: Iterable[Item] | AsyncIterable[Item]) -> AsyncIterator[Item]:
-    if isinstance(updates, AsyncIterable):
-        async for item in updates:
-            yield item
-    else:
-        for item in updates:
-            yield item
+_END: Final = object()
+
+
+class _Plan:
+    """The caller's updates, pulled by whichever worker is free; numbers the results.
+
+    A batch takes one index per member. `run.fed` is the number handed out so far: the run's
+    total once the plan is drained.
+    """
+
+    def __init__(self, updates: Iterable[Item] | AsyncIterable[Item], run: RunState) -> None:
+        self._run = run
+        self._sync: Iterator[Item] | None = None
+        self._async: AsyncIterator[Item] | None = None
+        if isinstance(updates, AsyncIterable):
+            self._async = aiter(updates)
+        else:
+            self._sync = iter(updates)
+        self._lock = anyio.Lock()  # an async iterator must not be advanced by two at once
+
+    async def next(self) -> tuple[int, Item] | None:
+        if self._sync is not None:
+            item = next(self._sync, _END)  # no await: no other worker can interleave
+        else:
+            assert self._async is not None
+            async with self._lock:
+                item = await anext(self._async, _END)
+        if item is _END:
+            return None
+        assert isinstance(item, Update | BatchExcept | AttendeeResult)
+        index = self._run.fed
+        self._run.fed += _width(item)
+        return index, item
 
 
 def _width(item: Item) -> int:

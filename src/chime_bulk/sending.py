@@ -61,6 +61,10 @@ class RunState:
     fatal: AttendeeResult | None = None  # the first result that met a fatal error
     fed: int = 0  # result indexes handed out so far: the run's total once the plan is drained
 
+    def raise_if_stopping(self) -> None:
+        if self.stopping:
+            raise _Stopped
+
     def stop(self, *, grace_s: float) -> None:
         """Send nothing new; requests on the wire get `grace_s`; everything else ends now."""
         self.stopping = True
@@ -158,20 +162,41 @@ class Sender:
     async def _attempts(
         self, run: RunState, request: Request, tally: _Tally, slot: _Slot
     ) -> Status:
-        log = _log.bind(meeting_id=request.meeting_id, attendee_id=request.attendee_id)
+        try:
+            try:
+                # Most requests succeed the first time: that attempt skips building a retry
+                # controller, a measurable part of the engine's own cost per update.
+                await self._attempt(run, request, tally, slot)
+            except AttemptFailed as first:
+                if not first.failure.kind.retryable:
+                    raise
+                await self._retry_after_first(run, request, tally, slot, first)
+        except _Stopped:
+            return Status.CANCELLED
+        except AttemptFailed as failed:
+            return self._final(request, tally, failed.failure)
+        return Status.SUCCEEDED
+
+    async def _retry_after_first(
+        self, run: RunState, request: Request, tally: _Tally, slot: _Slot, first: AttemptFailed
+    ) -> None:
+        """tenacity from here on: it is handed the first attempt's failure as its own first
+        attempt, so its waits, attempt counts and stop conditions are exactly as if it had
+        made that attempt itself."""
 
         async def backoff(delay: float) -> None:
-            if run.stopping:
-                raise _Stopped
+            run.raise_if_stopping()
             await anyio.sleep(delay)
 
         async def before_sleep(state: RetryCallState) -> None:
             failure = tally.failure
             assert failure is not None  # set by every failed attempt
             delay = state.upcoming_sleep
-            log.info(
+            _log.info(
                 "retrying",
                 operation=request.operation,
+                meeting_id=request.meeting_id,
+                attendee_id=request.attendee_id,
                 attempt=state.attempt_number,
                 error_code=failure.code,
                 delay_s=round(delay, 3),
@@ -184,38 +209,47 @@ class Sender:
                 delay_s=delay,
             )
 
+        replay: AttemptFailed | None = first
         retrying = new_retrying(
             self._retry, sleep=backoff, random=self._random.random, before_sleep=before_sleep
         )
-        try:
-            async for attempt in retrying:
-                with attempt:
-                    await self._attempt(run, request, tally, slot, log)
-        except _Stopped:
-            return Status.CANCELLED
-        except AttemptFailed as failed:
-            failure = failed.failure
-            if failure.kind is ErrorKind.NOT_FOUND:
-                return Status.NOT_FOUND
-            if failure.kind is not ErrorKind.FATAL:
-                log.warning(
-                    "update failed",
-                    operation=request.operation,
-                    error_code=failure.code,
-                    error_message=failure.message,
-                    attempts=tally.attempts,
-                )
-            return Status.FAILED
-        return Status.SUCCEEDED
+        async for attempt in retrying:
+            with attempt:
+                if replay is not None:
+                    failed, replay = replay, None
+                    raise failed
+                await self._attempt(run, request, tally, slot)
 
-    async def _attempt(
-        self, run: RunState, request: Request, tally: _Tally, slot: _Slot, log: Any
-    ) -> None:
+    @staticmethod
+    def _final(request: Request, tally: _Tally, failure: Failure) -> Status:
+        if failure.kind is ErrorKind.NOT_FOUND:
+            return Status.NOT_FOUND
+        if failure.kind is not ErrorKind.FATAL:
+            _log.warning(
+                "update failed",
+                operation=request.operation,
+                meeting_id=request.meeting_id,
+                attendee_id=request.attendee_id,
+                error_code=failure.code,
+                error_message=failure.message,
+                attempts=tally.attempts,
+            )
+        return Status.FAILED
+
+    async def _attempt(self, run: RunState, request: Request, tally: _Tally, slot: _Slot) -> None:
         """One request on the wire; raises `AttemptFailed` with the classified failure."""
-        if run.stopping:
-            raise _Stopped
+        run.raise_if_stopping()
         pacer = self._pacer_for(request.region, request.operation)
         probe = await self._admit(run, pacer)
+        try:
+            # Stopped while this attempt waited? Its scope's cancellation may not have been
+            # delivered yet (the wait ended on its own), and must not hit a request on the
+            # wire: give up here, before anything is sent.
+            run.raise_if_stopping()
+        except _Stopped:
+            if probe:
+                run.gate.abandon_probe()
+            raise
         tally.attempts += 1
         run.traffic.requests += 1
         run.traffic.retried += tally.attempts > 1
@@ -243,7 +277,14 @@ class Sender:
                 retry_after_s=failure.retry_after_s,
                 probe=probe,
             )
-            log.debug("attempt failed", attempt=tally.attempts, error_code=failure.code)
+            _log.debug(
+                "attempt failed",
+                operation=request.operation,
+                meeting_id=request.meeting_id,
+                attendee_id=request.attendee_id,
+                attempt=tally.attempts,
+                error_code=failure.code,
+            )
             raise AttemptFailed(failure) from None
         except BaseException:
             if probe:
@@ -255,7 +296,13 @@ class Sender:
         tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
         pacer.on_response(throttled=False)
         run.gate.record(unavailable=False, retry_after_s=None, probe=probe)
-        log.debug("attempt succeeded", attempt=tally.attempts)
+        _log.debug(
+            "attempt succeeded",
+            operation=request.operation,
+            meeting_id=request.meeting_id,
+            attendee_id=request.attendee_id,
+            attempt=tally.attempts,
+        )
 
     @staticmethod
     def _judge(run: RunState, failure: Failure) -> Failure:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chime_bulk import BulkUpdater, Capabilities, Status, Update
-from chime_bulk.emulator import Emulator
+from chime_bulk import BulkUpdater, Capabilities, RetryPolicy, Status, Update
+from chime_bulk.emulator import Emulator, Faults
 from chime_bulk.pacing import Unpaced
 
 from .conftest import MUTE_VIDEO, mute_all
@@ -99,3 +99,21 @@ async def test_async_iterables_are_pulled_lazily(emulator: Emulator) -> None:
         report = await bulk.run(generate())
     assert report.summary.by_status == {"succeeded": 50}
     assert max_ahead <= 4 + 2
+
+
+async def test_max_attempts_counts_every_attempt_end_to_end(emulator: Emulator) -> None:
+    """With every write failing, each update makes exactly max_attempts requests, then
+    fails with the service's code."""
+    meetings = emulator.seed(meetings=1, attendees=5)
+    emulator.set_faults(Faults(p500=1.0))
+    retry = RetryPolicy(max_attempts=3, base_s=0.001, cap_s=0.01)
+    async with BulkUpdater(
+        endpoint_url=emulator.endpoint_url, pacing=Unpaced(), retry=retry
+    ) as bulk:
+        report = await bulk.run(mute_all(meetings))
+    assert {(r.status, r.attempts, r.error_code) for r in report.results} == {
+        (Status.FAILED, 3, "ServiceFailureException")
+    }
+    assert len(emulator.requests) == 15
+    assert report.summary.requests == 15
+    assert report.summary.retried == 10
