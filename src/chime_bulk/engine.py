@@ -23,6 +23,7 @@ from collections.abc import (
     Collection,
     Iterable,
     Iterator,
+    Mapping,
     Sequence,
 )
 from contextlib import asynccontextmanager
@@ -34,10 +35,17 @@ import structlog
 from anyio.abc import TaskGroup
 
 from .brownout import BrownoutGate, BrownoutPolicy
+from .capabilities import MeetingFeatures
 from .clients import ClientFactory, ClientSettings, warn_if_retrying
 from .errors import RunAborted
 from .journal import Journal
-from .listing import LIST_OPERATION, AttendeeState, list_attendees
+from .listing import (
+    GET_MEETING_OPERATION,
+    LIST_OPERATION,
+    AttendeeState,
+    list_attendees,
+    meeting_features,
+)
 from .pacing import Adaptive, Pacer, Pacing
 from .progress import NullProgress, ProgressListener
 from .report import AttendeeResult, Report, ReportBuilder, Status
@@ -68,6 +76,9 @@ class BulkUpdater:
 
     Per-attendee failures never raise: they are rows of the report. A fatal error (401, 403,
     no credentials) stops the run and raises `RunAborted`, whose `.report` is complete.
+
+    `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from `meeting_features()`)
+    lets updates a meeting would reject be reported `invalid` without being sent.
     """
 
     def __init__(
@@ -84,6 +95,7 @@ class BulkUpdater:
         deadline: float | None = None,
         journal: str | PathLike[str] | Journal | None = None,
         progress: ProgressListener | None = None,
+        meeting_features: Mapping[str, MeetingFeatures] | None = None,
         grace_s: float = 3.0,
         random: _random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -109,6 +121,7 @@ class BulkUpdater:
         self._journal_target = journal
         self._progress: ProgressListener = progress or NullProgress()
         self._grace_s = grace_s
+        self._features = dict(meeting_features or {})
         self._random = random or _random.Random()
         self._clock = clock
         self._clients: ClientFactory | None = None
@@ -207,6 +220,19 @@ class BulkUpdater:
             client=await self._client(region),
             meeting_id=meeting_id,
             pacer=self._pacer(region, LIST_OPERATION),
+            retry=self._retry,
+            random=self._random.random,
+        )
+
+    async def meeting_features(
+        self, meeting_id: str, *, region: str | None = None
+    ) -> MeetingFeatures:
+        """What the meeting allows (GetMeeting): a meeting created without video or content
+        sharing rejects any capability but `None` for it. Paced and retried like updates."""
+        return await meeting_features(
+            client=await self._client(region),
+            meeting_id=meeting_id,
+            pacer=self._pacer(region, GET_MEETING_OPERATION),
             retry=self._retry,
             random=self._random.random,
         )
@@ -319,7 +345,8 @@ class BulkUpdater:
             meeting_id=update.meeting_id,
             attendee_id=update.attendee_id,
         )
-        (result,) = await self._send(run, (update,), request, problems=update_problems(update))
+        problems = update_problems(update, features=self._features.get(update.meeting_id))
+        (result,) = await self._send(run, (update,), request, problems=problems)
         return result
 
     async def _settle_batch(self, run: RunState, batch: BatchExcept) -> list[AttendeeResult]:

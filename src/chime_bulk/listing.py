@@ -1,4 +1,4 @@
-"""Reading a meeting's attendees and their capabilities — and nothing else.
+"""Reading a meeting: its attendees and their capabilities, and its media features.
 
 `ListAttendees` returns each attendee's JoinToken, a secret. It is dropped here, at the only
 place chime-bulk reads that response, so no later code can log, report or keep it.
@@ -7,21 +7,22 @@ place chime-bulk reads that response, so no later code can log, report or keep i
 from __future__ import annotations
 
 import random as _random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
 import anyio
 
-from .capabilities import Capabilities
+from .capabilities import Capabilities, MeetingFeatures
 from .classification import ErrorKind, Failure, classify
 from .errors import ChimeBulkError
 from .pacing import Pacer
 from .retry import AttemptFailed, RetryPolicy, new_retrying
 
-__all__ = ["AttendeeState", "ListingFailed", "list_attendees"]
+__all__ = ["AttendeeState", "ListingFailed", "list_attendees", "meeting_features"]
 
 LIST_OPERATION: Final = "ListAttendees"
+GET_MEETING_OPERATION: Final = "GetMeeting"
 _PAGE_SIZE: Final = 100  # the API's maximum: fewest requests against the quota
 
 
@@ -34,12 +35,10 @@ class AttendeeState:
 
 
 class ListingFailed(ChimeBulkError):
-    """A meeting's attendees could not be listed (it does not exist, or retries ran out)."""
+    """A meeting could not be read (it does not exist, or retries ran out)."""
 
     def __init__(self, meeting_id: str, failure: Failure) -> None:
-        super().__init__(
-            f"cannot list the attendees of meeting {meeting_id}: {failure.code} {failure.message}"
-        )
+        super().__init__(f"cannot read meeting {meeting_id}: {failure.code} {failure.message}")
         self.meeting_id = meeting_id
         self.failure = failure
 
@@ -63,27 +62,53 @@ async def list_attendees(
 ) -> list[AttendeeState]:
     """Every attendee of `meeting_id`, each page paced and retried like any other request."""
     attendees: list[AttendeeState] = []
-    token: str | None = None
+    params: dict[str, Any] = {"MeetingId": meeting_id, "MaxResults": _PAGE_SIZE}
     while True:
-        page = await _page(client, meeting_id, token, pacer=pacer, retry=retry, random=random)
+        page = await _read(
+            client.list_attendees,
+            params,
+            meeting_id=meeting_id,
+            pacer=pacer,
+            retry=retry,
+            random=random,
+        )
         attendees.extend(_state(attendee) for attendee in page.get("Attendees", []))
         token = page.get("NextToken")
         if not token:
             return attendees
+        params = {**params, "NextToken": token}
 
 
-async def _page(
+async def meeting_features(
+    *,
     client: Any,
     meeting_id: str,
-    token: str | None,
+    pacer: Pacer,
+    retry: RetryPolicy,
+    random: Callable[[], float] = _random.random,
+) -> MeetingFeatures:
+    """The parts of a meeting's `MeetingFeatures` that constrain capabilities (GetMeeting)."""
+    response = await _read(
+        client.get_meeting,
+        {"MeetingId": meeting_id},
+        meeting_id=meeting_id,
+        pacer=pacer,
+        retry=retry,
+        random=random,
+    )
+    return MeetingFeatures.from_api(response.get("Meeting", {}).get("MeetingFeatures"))
+
+
+async def _read(
+    call: Callable[..., Awaitable[dict[str, Any]]],
+    params: dict[str, Any],
     *,
+    meeting_id: str,
     pacer: Pacer,
     retry: RetryPolicy,
     random: Callable[[], float],
 ) -> dict[str, Any]:
-    params: dict[str, Any] = {"MeetingId": meeting_id, "MaxResults": _PAGE_SIZE}
-    if token:
-        params["NextToken"] = token
+    """One read, paced and retried; `ListingFailed` when it cannot be done."""
     try:
         async for attempt in new_retrying(retry, sleep=anyio.sleep, random=random):
             with attempt:
@@ -91,13 +116,13 @@ async def _page(
                 if delay > 0:
                     await anyio.sleep(delay)
                 try:
-                    page: dict[str, Any] = await client.list_attendees(**params)
+                    response = await call(**params)
                 except Exception as error:
                     failure = classify(error)
                     pacer.on_response(throttled=failure.kind is ErrorKind.THROTTLE)
                     raise AttemptFailed(failure) from None
                 pacer.on_response(throttled=False)
-                return page
+                return response
     except AttemptFailed as failed:
         raise ListingFailed(meeting_id, failed.failure) from None
     raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover

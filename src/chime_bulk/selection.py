@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .capabilities import Capabilities, Media
+from .capabilities import Capabilities, Media, MeetingFeatures, capability_problems
 from .listing import AttendeeState
 from .report import AttendeeResult, Status
 from .update import BatchExcept, Update
@@ -52,26 +52,6 @@ class MediaSelection:
         )
 
 
-def _decided(
-    meeting_id: str,
-    attendee_id: str,
-    status: Status,
-    *,
-    current: Capabilities | None,
-    region: str | None,
-    message: str | None = None,
-) -> AttendeeResult:
-    return AttendeeResult(
-        meeting_id=meeting_id,
-        attendee_id=attendee_id,
-        status=status,
-        desired=current,
-        previous=current,
-        error_message=message,
-        region=region,
-    )
-
-
 def sending_changes(
     meeting_id: str,
     attendees: Iterable[AttendeeState],
@@ -79,55 +59,70 @@ def sending_changes(
     media: MediaSelection,
     allow_send: bool,
     excluded: Collection[str] = (),
+    features: MeetingFeatures | None = None,
     region: str | None = None,
 ) -> list[Update | AttendeeResult]:
-    """One item per attendee: an `Update` to send, or a result decided without sending."""
-    items: list[Update | AttendeeResult] = []
-    for attendee in attendees:
-        current = attendee.capabilities
-        if attendee.attendee_id in excluded:
-            items.append(
-                _decided(
-                    meeting_id,
-                    attendee.attendee_id,
-                    Status.EXCLUDED,
-                    current=current,
-                    region=region,
-                    message="excluded on request",
-                )
-            )
-        elif current is None:
-            items.append(
-                _decided(
-                    meeting_id,
-                    attendee.attendee_id,
-                    Status.INVALID,
-                    current=None,
-                    region=region,
-                    message="the service did not say its capabilities",
-                )
-            )
-        elif (desired := media.apply(current, allow_send=allow_send)) == current:
-            items.append(
-                _decided(
-                    meeting_id,
-                    attendee.attendee_id,
-                    Status.UNCHANGED,
-                    current=current,
-                    region=region,
-                )
-            )
-        else:
-            items.append(
-                Update(
-                    meeting_id=meeting_id,
-                    attendee_id=attendee.attendee_id,
-                    capabilities=desired,
-                    region=region,
-                    previous=current,
-                )
-            )
-    return items
+    """One item per attendee: an `Update` to send, or a result decided without sending.
+
+    With the meeting's `features`, a change the meeting would reject (video in a meeting
+    created without video) is `invalid` and not sent.
+    """
+    return [
+        _change(
+            meeting_id,
+            attendee,
+            media=media,
+            allow_send=allow_send,
+            excluded=excluded,
+            features=features,
+            region=region,
+        )
+        for attendee in attendees
+    ]
+
+
+def _change(
+    meeting_id: str,
+    attendee: AttendeeState,
+    *,
+    media: MediaSelection,
+    allow_send: bool,
+    excluded: Collection[str],
+    features: MeetingFeatures | None,
+    region: str | None,
+) -> Update | AttendeeResult:
+    current = attendee.capabilities
+
+    def decided(
+        status: Status, message: str | None, desired: Capabilities | None = current
+    ) -> AttendeeResult:
+        return AttendeeResult(
+            meeting_id=meeting_id,
+            attendee_id=attendee.attendee_id,
+            status=status,
+            desired=desired,
+            previous=current,
+            error_message=message,
+            region=region,
+        )
+
+    if attendee.attendee_id in excluded:
+        return decided(Status.EXCLUDED, "excluded on request")
+    if current is None:
+        return decided(Status.INVALID, "the service did not say its capabilities")
+    desired = media.apply(current, allow_send=allow_send)
+    if desired == current:
+        return decided(Status.UNCHANGED, None)
+    problems = capability_problems(desired, features=features)
+    if problems:
+        return decided(Status.INVALID, "; ".join(problems), desired)
+    return Update(
+        meeting_id=meeting_id,
+        attendee_id=attendee.attendee_id,
+        capabilities=desired,
+        region=region,
+        previous=current,
+    )
 
 
 def batched(

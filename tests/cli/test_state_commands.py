@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,20 @@ def test_mute_needs_a_medium() -> None:
     done = chime_bulk("mute", "--meeting", "00000000-0000-0000-0000-000000000000")
     assert done.returncode == 2
     assert "--video" in done.stderr
+
+
+def test_mute_in_a_meeting_without_video_sends_nothing_doomed(emulator: Emulator) -> None:
+    """In a meeting created without video, a change that keeps Video Receive would be
+    rejected by the service: it is reported `invalid` and never sent."""
+    meeting = emulator.create_meeting(
+        attendees=3,
+        features={"Video": {"MaxResolution": "None"}, "Content": {"MaxResolution": "FHD"}},
+    )
+    done = chime_bulk(
+        "mute", "--meeting", meeting, "--audio", "--json", "--endpoint-url", emulator.endpoint_url
+    )
+    assert done.returncode == 1
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert {line["status"] for line in lines} == {"invalid"}
+    assert "MaxResolution None" in lines[0]["error_message"]
+    assert writes(emulator) == []

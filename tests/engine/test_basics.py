@@ -117,3 +117,33 @@ async def test_max_attempts_counts_every_attempt_end_to_end(emulator: Emulator) 
     assert len(emulator.requests) == 15
     assert report.summary.requests == 15
     assert report.summary.retried == 10
+
+
+async def test_known_meeting_features_stop_doomed_updates(emulator: Emulator) -> None:
+    """Given the meeting's features (read with meeting_features()), an update the meeting
+    would reject is `invalid` and never sent."""
+    meeting = emulator.create_meeting(
+        attendees=2,
+        features={"Video": {"MaxResolution": "None"}, "Content": {"MaxResolution": "FHD"}},
+    )
+    first, second = emulator.meeting_attendees(meeting)
+    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as probe:
+        features = await probe.meeting_features(meeting)
+    assert features.video_max_resolution == "None"
+    emulator.clear_requests()
+    updates = [
+        Update(meeting_id=meeting, attendee_id=first, capabilities=MUTE_VIDEO),
+        Update(
+            meeting_id=meeting,
+            attendee_id=second,
+            capabilities=Capabilities("SendReceive", "None", "None"),
+        ),
+    ]
+    async with BulkUpdater(
+        endpoint_url=emulator.endpoint_url,
+        pacing=Unpaced(),
+        meeting_features={meeting: features},
+    ) as bulk:
+        report = await bulk.run(updates)
+    assert [r.status for r in report.results] == [Status.INVALID, Status.SUCCEEDED]
+    assert [r.attendee_id for r in emulator.requests] == [second]

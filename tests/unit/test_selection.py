@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chime_bulk import Capabilities, Media, Status, Update
+from chime_bulk import AttendeeResult, Capabilities, Media, MeetingFeatures, Status, Update
 from chime_bulk.listing import AttendeeState
 from chime_bulk.selection import MIN_BATCH, MediaSelection, batched, sending_changes
 from chime_bulk.update import BatchExcept
@@ -132,3 +132,21 @@ def test_batch_always_leaves_out_the_excepted_even_unlisted() -> None:
     assert isinstance(batch, BatchExcept)
     assert batch.excluded_ids == (late_host,)
     assert batch.members == tuple(updates)
+
+
+def test_a_change_the_meeting_forbids_is_invalid() -> None:
+    """With the meeting's features known, a desired state it would reject is not sent."""
+    attendee = AttendeeState(
+        "aaaaaaaa-0000-0000-0000-000000000000",
+        Capabilities("SendReceive", "Receive", "SendReceive"),
+    )
+    (item,) = sending_changes(
+        MEETING,
+        [attendee],
+        media=MediaSelection(audio=True),
+        allow_send=False,
+        features=MeetingFeatures(video_max_resolution="None"),
+    )
+    assert isinstance(item, AttendeeResult)
+    assert item.status is Status.INVALID
+    assert item.desired == Capabilities("Receive", "Receive", "SendReceive")

@@ -95,6 +95,7 @@ def _sending_command(*, allow_send: bool) -> click.Command:
             collected: list[Item] = []
             seen: set[str] = set()
             for meeting_id in meeting_ids:
+                features = await bulk.meeting_features(meeting_id, region=common.region)
                 attendees = await bulk.list_attendees(meeting_id, region=common.region)
                 listed = [attendee.attendee_id for attendee in attendees]
                 seen.update(listed)
@@ -104,6 +105,7 @@ def _sending_command(*, allow_send: bool) -> click.Command:
                     media=media,
                     allow_send=allow_send,
                     excluded=excluded,
+                    features=features,
                     region=common.region,
                 )
                 if batch:
