@@ -131,6 +131,10 @@ class Sender:
         self._progress = progress
         self._random = random
         self._clock = clock
+        # Resolved once: structlog's module-level proxy rebuilds its logger on every call,
+        # which is a real cost at one debug event per attempt. (The application configures
+        # logging before it starts a run.)
+        self._log = _log.bind()
 
     async def perform(self, run: RunState, request: Request) -> Outcome:
         """Send `request` until it succeeds, fails for good, or the run stops."""
@@ -192,7 +196,7 @@ class Sender:
             failure = tally.failure
             assert failure is not None  # set by every failed attempt
             delay = state.upcoming_sleep
-            _log.info(
+            self._log.info(
                 "retrying",
                 operation=request.operation,
                 meeting_id=request.meeting_id,
@@ -277,7 +281,7 @@ class Sender:
                 retry_after_s=failure.retry_after_s,
                 probe=probe,
             )
-            _log.debug(
+            self._log.debug(
                 "attempt failed",
                 operation=request.operation,
                 meeting_id=request.meeting_id,
@@ -296,7 +300,7 @@ class Sender:
         tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
         pacer.on_response(throttled=False)
         run.gate.record(unavailable=False, retry_after_s=None, probe=probe)
-        _log.debug(
+        self._log.debug(
             "attempt succeeded",
             operation=request.operation,
             meeting_id=request.meeting_id,
