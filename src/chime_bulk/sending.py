@@ -87,6 +87,15 @@ class Request:
     meeting_id: str
     attendee_id: str | None = None  # None for a whole-meeting request
 
+    @property
+    def ids(self) -> dict[str, str | None]:
+        """What every event about this request names."""
+        return {
+            "operation": self.operation,
+            "meeting_id": self.meeting_id,
+            "attendee_id": self.attendee_id,
+        }
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Outcome:
@@ -198,9 +207,7 @@ class Sender:
             delay = state.upcoming_sleep
             self._log.info(
                 "retrying",
-                operation=request.operation,
-                meeting_id=request.meeting_id,
-                attendee_id=request.attendee_id,
+                **request.ids,
                 attempt=state.attempt_number,
                 error_code=failure.code,
                 delay_s=round(delay, 3),
@@ -231,9 +238,7 @@ class Sender:
         if failure.kind is not ErrorKind.FATAL:
             _log.warning(
                 "update failed",
-                operation=request.operation,
-                meeting_id=request.meeting_id,
-                attendee_id=request.attendee_id,
+                **request.ids,
                 error_code=failure.code,
                 error_message=failure.message,
                 attempts=tally.attempts,
@@ -283,9 +288,7 @@ class Sender:
             )
             self._log.debug(
                 "attempt failed",
-                operation=request.operation,
-                meeting_id=request.meeting_id,
-                attendee_id=request.attendee_id,
+                **request.ids,
                 attempt=tally.attempts,
                 error_code=failure.code,
             )
@@ -302,9 +305,7 @@ class Sender:
         run.gate.record(unavailable=False, retry_after_s=None, probe=probe)
         self._log.debug(
             "attempt succeeded",
-            operation=request.operation,
-            meeting_id=request.meeting_id,
-            attendee_id=request.attendee_id,
+            **request.ids,
             attempt=tally.attempts,
         )
 
