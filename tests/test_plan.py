@@ -387,7 +387,7 @@ def test_unknown_suffix_asks_for_a_format(tmp_path: Path) -> None:
     path = plan_file(tmp_path, obj() + "\n", "plan.json")
     [(number, message)] = problems_of(path)
     assert number is None
-    assert "pass format='jsonl' or format='csv'" in message
+    assert "--format jsonl|csv" in message
     assert read_plan(path, format="jsonl").updates == [Update(MEETING, A1, AUDIO_ONLY)]
 
 

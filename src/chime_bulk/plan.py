@@ -180,7 +180,7 @@ def _format_of(source: str) -> PlanFormat:
     except KeyError:
         raise PlanError.single(
             "cannot tell the plan's format from its name: use a .jsonl or .csv suffix, "
-            "or pass format='jsonl' or format='csv'",
+            "or give the format (--format jsonl|csv; format= in Python)",
             source=source,
         ) from None
 
