@@ -19,12 +19,15 @@ from ..report import AttendeeResult, Status
 from ..update import Update
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
-from .output import configure_logging, print_error, print_warning, stderr_console
+from .output import (
+    configure_logging,
+    print_error,
+    print_problems,
+    print_warning,
+    stderr_console,
+)
 
 __all__ = ["apply_command", "run_apply"]
-
-#: Bad plan lines shown in full; a wholly wrong file should not scroll for minutes.
-_SHOWN_PROBLEMS = 50
 
 
 def _invalid_result(update: Update, problems: tuple[str, ...]) -> AttendeeResult:
@@ -146,14 +149,7 @@ def apply_command(
         plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
     except PlanError as error:
         console = stderr_console()  # errors, even with --quiet
-        problems = error.problems
-        lines = len({problem.line for problem in problems if problem.line is not None})
-        where = f" on {lines} line(s)" if lines else ""
-        print_error(console, f"the plan has {len(problems)} problem(s){where}; nothing was sent")
-        for problem in problems[:_SHOWN_PROBLEMS]:
-            console.print(str(problem), markup=False, highlight=False)
-        if len(problems) > _SHOWN_PROBLEMS:
-            console.print(f"… and {len(problems) - _SHOWN_PROBLEMS} more", highlight=False)
+        print_problems(console, error, what="the plan")
         sys.exit(ExitCode.USAGE)
     sys.exit(
         run_apply(

@@ -28,6 +28,7 @@ from rich.progress import (
 from rich.table import Table
 
 from ..classification import ErrorKind, Failure
+from ..errors import PlanError
 from ..progress import NullProgress
 from ..report import AttendeeResult, Report, Status, Summary
 
@@ -36,6 +37,7 @@ __all__ = [
     "ProgressBar",
     "configure_logging",
     "print_error",
+    "print_problems",
     "print_summary",
     "print_warning",
     "stderr_console",
@@ -66,6 +68,24 @@ def print_error(console: Console, message: str) -> None:
     if console.quiet:
         console = stderr_console()
     console.print(f"[red]error:[/] {escape(message)}", highlight=False)
+
+
+#: Bad input lines shown in full; a wholly wrong file should not scroll for minutes.
+_SHOWN_PROBLEMS = 50
+
+
+def print_problems(console: Console, error: PlanError, *, what: str) -> None:
+    """Every bad line of an input file, the first ones in full, then how many more."""
+    problems = error.problems
+    lines = len({problem.line for problem in problems if problem.line is not None})
+    where = f" on {lines} line(s)" if lines else ""
+    print_error(console, f"{what} has {len(problems)} problem(s){where}; nothing was sent")
+    if console.quiet:
+        console = stderr_console()
+    for problem in problems[:_SHOWN_PROBLEMS]:
+        console.print(str(problem), markup=False, highlight=False)
+    if len(problems) > _SHOWN_PROBLEMS:
+        console.print(f"… and {len(problems) - _SHOWN_PROBLEMS} more", highlight=False)
 
 
 def print_warning(console: Console, message: str) -> None:

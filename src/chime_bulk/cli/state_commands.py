@@ -22,7 +22,13 @@ from ..update import Update
 from ..validation import is_valid_id
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
-from .output import configure_logging, print_error, print_warning, stderr_console
+from .output import (
+    configure_logging,
+    print_error,
+    print_problems,
+    print_warning,
+    stderr_console,
+)
 
 __all__ = ["mute_command", "restore_command", "unmute_command"]
 
@@ -168,8 +174,11 @@ def restore_command(
     console = stderr_console(quiet=common.quiet)
     try:
         source = Report.read(report_file)
-    except (PlanError, ValueError, OSError) as error:
-        print_error(console, str(error))
+    except PlanError as error:
+        print_problems(console, error, what=f"the report {report_file}")
+        sys.exit(ExitCode.USAGE)
+    except (ValueError, OSError) as error:
+        print_error(console, f"{error}; nothing was sent")
         sys.exit(ExitCode.USAGE)
     undo = [
         Update(
