@@ -351,3 +351,37 @@ def test_no_region_is_a_usage_error(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "AWS_DEFAULT_REGION" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_skip_invalid_sends_the_good_lines_and_reports_the_rest_in_order(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """--skip-invalid: bad lines are `invalid` at their place in the report, the rest sent."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=1, attendees=4)
+    lines = plan.read_text().splitlines()
+    lines[1] = (
+        lines[1]
+        .replace('"Video": "Receive"', '"Video": "None"')
+        .replace('"Content": "SendReceive"', '"Content": "Receive"')
+    )
+    plan.write_text("\n".join(lines) + "\n")
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--skip-invalid",
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 1
+    report = Report.read(report_path)
+    assert [r.attendee_id for r in report.results] == [u.attendee_id for u in updates]
+    assert [r.status for r in report.results] == [
+        Status.SUCCEEDED,
+        Status.INVALID,
+        Status.SUCCEEDED,
+        Status.SUCCEEDED,
+    ]
+    assert len(writes(emulator)) == 3

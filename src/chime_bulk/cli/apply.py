@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import heapq
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -43,18 +44,13 @@ def _invalid_result(update: Update, problems: tuple[str, ...]) -> AttendeeResult
 
 def _items(plan: Plan, done: dict[tuple[str, str], AttendeeResult]) -> Iterator[Item]:
     """The plan in file order: resumed results as they were, invalid lines as `invalid`."""
-    invalid = {entry.line: entry for entry in plan.invalid}
-    updates = iter(zip(plan.lines, plan.updates, strict=True))
-    pending = next(updates, None)
-    for line in sorted([*plan.lines, *invalid]):
-        if line in invalid:
-            yield _invalid_result(invalid[line].update, invalid[line].problems)
-            continue
-        assert pending is not None
-        assert pending[0] == line
-        update = pending[1]
-        pending = next(updates, None)
-        yield done.get(update.key, update)
+    valid = (
+        (line, done.get(update.key, update))
+        for line, update in zip(plan.lines, plan.updates, strict=True)
+    )
+    bad = ((entry.line, _invalid_result(entry.update, entry.problems)) for entry in plan.invalid)
+    for _, item in heapq.merge(valid, bad, key=lambda entry: entry[0]):
+        yield item
 
 
 def _has_content(path: Path) -> bool:
