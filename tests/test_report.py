@@ -19,7 +19,6 @@ from hypothesis import strategies as st
 from chime_bulk.capabilities import Capabilities, Media
 from chime_bulk.errors import ChimeBulkError, PlanError, RunAborted
 from chime_bulk.report import (
-    CSV_COLUMNS,
     REPORT_SCHEMA,
     AttendeeResult,
     Report,
@@ -30,6 +29,7 @@ from chime_bulk.report import (
     latency_percentiles,
     summarize,
 )
+from chime_bulk.report_files import CSV_COLUMNS
 
 MEETING = "11111111-1111-1111-1111-111111111111"
 A1 = "22222222-2222-2222-2222-222222222221"
