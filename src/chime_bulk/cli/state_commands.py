@@ -1,8 +1,8 @@
 """`mute`, `unmute` and `restore`: commands that start from the attendees' current state.
 
-`mute`/`unmute` list each meeting's attendees, take sending away from (or give it back to)
-the chosen media, and send only what changes; the report keeps every attendee's previous
-capabilities, so `restore REPORT` can put back exactly what a run changed.
+`mute`/`unmute` read each meeting (its features and attendees), take sending away from (or
+give it back to) the chosen media, and send only what changes; the report keeps every
+attendee's previous capabilities, so `restore REPORT` can put back exactly what a run changed.
 """
 
 from __future__ import annotations
