@@ -1,12 +1,12 @@
 """`BulkUpdater`: bounded fan-out of capability updates with one retry layer and a full report.
 
-Data flows one way. A feeder pulls the caller's updates lazily (any iterable or async
-iterable) and hands each to one of `max_concurrency` workers, so memory is bounded by the
-concurrency, not by the plan. A worker validates the update and hands it to the `Sender`
+Data flows one way. `max_concurrency` workers pull the caller's updates lazily (any iterable
+or async iterable), each only when it is free, so memory is bounded by the concurrency, not
+by the plan. A worker validates the update and hands it to the `Sender`
 (gate, pacer, attempts, retries). Every update becomes exactly one `AttendeeResult`, which
 flows to the report (or to the caller of `stream()`), the journal and the progress listener.
 
-Stopping (a deadline, a fatal error, `request_stop()`) never loses an update: the feeder keeps
+Stopping (a deadline, a fatal error, `request_stop()`) never loses an update: the workers keep
 draining the plan, and everything that will not be sent is reported `cancelled`.
 """
 
