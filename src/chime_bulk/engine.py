@@ -378,9 +378,12 @@ class BulkUpdater:
         """Send `request` on behalf of `updates` (one, or a batch's members); their results."""
         if run.stopping:
             message = "run stopped before this update was sent"
-            return [_decided(update, Status.CANCELLED, message) for update in updates]
+            return [AttendeeResult.unsent(update, Status.CANCELLED, message) for update in updates]
         if problems:
-            return [_decided(update, Status.INVALID, "; ".join(problems)) for update in updates]
+            return [
+                AttendeeResult.unsent(update, Status.INVALID, "; ".join(problems))
+                for update in updates
+            ]
         outcome = await self._sending().perform(run, request)
         results = [_result(update, outcome) for update in updates]
         if outcome.fatal and run.fatal is None:
@@ -481,19 +484,6 @@ def _result(update: Update, outcome: Outcome) -> AttendeeResult:
         error_message=message,
         request_id=outcome.request_id,
         elapsed_s=outcome.elapsed_s,
-        region=update.region,
-    )
-
-
-def _decided(update: Update, status: Status, message: str) -> AttendeeResult:
-    """The result of an update that was never sent."""
-    return AttendeeResult(
-        meeting_id=update.meeting_id,
-        attendee_id=update.attendee_id,
-        status=status,
-        desired=update.capabilities,
-        previous=update.previous,
-        error_message=message,
         region=update.region,
     )
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, Literal
 
 from .capabilities import Capabilities
+from .update import Update
 
 if TYPE_CHECKING:
     pass
@@ -105,6 +106,20 @@ class AttendeeResult:
         if self.region is not None:
             data["region"] = self.region
         return data
+
+    @classmethod
+    def unsent(cls, update: Update, status: Status, message: str | None = None) -> AttendeeResult:
+        """The result of an update that was decided without a request (cancelled, invalid,
+        planned by a dry run)."""
+        return cls(
+            meeting_id=update.meeting_id,
+            attendee_id=update.attendee_id,
+            status=status,
+            desired=update.capabilities,
+            previous=update.previous,
+            error_message=message,
+            region=update.region,
+        )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AttendeeResult:

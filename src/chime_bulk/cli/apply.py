@@ -17,7 +17,6 @@ from ..errors import JournalError, PlanError
 from ..journal import Journal, load_journal
 from ..plan import Plan, read_plan
 from ..report import AttendeeResult, Status
-from ..update import Update
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .output import (
@@ -31,24 +30,16 @@ from .output import (
 __all__ = ["apply_command", "run_apply"]
 
 
-def _invalid_result(update: Update, problems: tuple[str, ...]) -> AttendeeResult:
-    return AttendeeResult(
-        meeting_id=update.meeting_id,
-        attendee_id=update.attendee_id,
-        status=Status.INVALID,
-        desired=update.capabilities,
-        error_message="; ".join(problems),
-        region=update.region,
-    )
-
-
 def _items(plan: Plan, done: dict[tuple[str, str], AttendeeResult]) -> Iterator[Item]:
     """The plan in file order: resumed results as they were, invalid lines as `invalid`."""
     valid = (
         (line, done.get(update.key, update))
         for line, update in zip(plan.lines, plan.updates, strict=True)
     )
-    bad = ((entry.line, _invalid_result(entry.update, entry.problems)) for entry in plan.invalid)
+    bad = (
+        (entry.line, AttendeeResult.unsent(entry.update, Status.INVALID, "; ".join(entry.problems)))
+        for entry in plan.invalid
+    )
     for _, item in heapq.merge(valid, bad, key=lambda entry: entry[0]):
         yield item
 

@@ -90,17 +90,7 @@ def _planned(item: Item) -> list[AttendeeResult]:
     if isinstance(item, AttendeeResult):
         return [item]
     updates = item.members if isinstance(item, BatchExcept) else (item,)
-    return [
-        AttendeeResult(
-            meeting_id=update.meeting_id,
-            attendee_id=update.attendee_id,
-            status=Status.PLANNED,
-            desired=update.capabilities,
-            previous=update.previous,
-            region=update.region,
-        )
-        for update in updates
-    ]
+    return [AttendeeResult.unsent(update, Status.PLANNED) for update in updates]
 
 
 def _dry_run(items: Iterable[Item], *, json_lines: bool, console: Console) -> Report:
