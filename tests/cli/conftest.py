@@ -38,6 +38,18 @@ def chime_bulk(
     )
 
 
+def start_chime_bulk(*args: str) -> subprocess.Popen[str]:
+    """Start the CLI in the background, stdout and stderr piped, for tests that interrupt
+    it or read it as it goes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "chime_bulk", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+    )
+
+
 def plan_for(
     emulator: Emulator, tmp_path: Path, *, meetings: int, attendees: int, name: str = "plan.jsonl"
 ) -> tuple[Path, list[Update]]:

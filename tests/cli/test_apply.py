@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 from chime_bulk import Report, Status
 from chime_bulk.emulator import Emulator, Faults
 
-from .conftest import MUTE_VIDEO, chime_bulk, plan_for, writes
+from .conftest import MUTE_VIDEO, chime_bulk, plan_for, start_chime_bulk, writes
 
 
 def test_clean_run_exits_0_and_writes_the_report(emulator: Emulator, tmp_path: Path) -> None:
@@ -145,25 +142,16 @@ def test_interrupt_exits_130_with_a_complete_report(emulator: Emulator, tmp_path
     """SIGINT mid-run: exit 130, and the report lists every update, the rest `cancelled`."""
     plan, _ = plan_for(emulator, tmp_path, meetings=2, attendees=150)
     report_path = tmp_path / "report.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chime_bulk",
-            "apply",
-            str(plan),
-            "--endpoint-url",
-            emulator.endpoint_url,
-            "--max-rate",
-            "20",
-            "--json",
-            "--report",
-            str(report_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
+    process = start_chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--max-rate",
+        "20",
+        "--json",
+        "--report",
+        str(report_path),
     )
     assert process.stdout is not None
     first = process.stdout.readline()  # the run is under way once a result is out
@@ -198,25 +186,16 @@ def test_interrupted_run_resumes_without_resending(emulator: Emulator, tmp_path:
     attendee ends up written exactly once and the resumed report covers the whole plan."""
     plan, updates = plan_for(emulator, tmp_path, meetings=1, attendees=200)
     journal = tmp_path / "run.journal"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chime_bulk",
-            "apply",
-            str(plan),
-            "--endpoint-url",
-            emulator.endpoint_url,
-            "--max-rate",
-            "40",
-            "--json",
-            "--journal",
-            str(journal),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
+    process = start_chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--max-rate",
+        "40",
+        "--json",
+        "--journal",
+        str(journal),
     )
     assert process.stdout is not None
     for _ in range(10):  # ten results are out: the run is well under way
@@ -310,23 +289,14 @@ def test_json_into_a_closed_pipe_keeps_the_run_and_report(
     """`--json | head -1`: the reader leaves, the run finishes and its report is written."""
     plan, _ = plan_for(emulator, tmp_path, meetings=1, attendees=40)
     report_path = tmp_path / "report.json"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "chime_bulk",
-            "apply",
-            str(plan),
-            "--endpoint-url",
-            emulator.endpoint_url,
-            "--json",
-            "--report",
-            str(report_path),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
+    process = start_chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--json",
+        "--report",
+        str(report_path),
     )
     assert process.stdout is not None
     process.stdout.readline()
