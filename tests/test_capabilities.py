@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chime_bulk.capabilities import Capabilities, Media, MeetingFeatures, capability_problems
-from chime_bulk.update import Update
+from chime_bulk._model.capabilities import Capabilities, Media, MeetingFeatures, capability_problems
+from chime_bulk._model.update import Update
 
 MEDIA_VALUES = [media.value for media in Media]
 ALL_CAPABILITIES = [Capabilities(*triple) for triple in itertools.product(Media, repeat=3)]

@@ -13,10 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chime_bulk.capabilities import Capabilities, Media
-from chime_bulk.errors import ChimeBulkError, PlanError, PlanProblem
-from chime_bulk.plan import InvalidLine, Plan, read_plan, write_plan
-from chime_bulk.update import Update
+from chime_bulk._io.plans import InvalidLine, Plan, read_plan, write_plan
+from chime_bulk._model.capabilities import Capabilities, Media
+from chime_bulk._model.errors import ChimeBulkError, PlanError, PlanProblem
+from chime_bulk._model.update import Update
 
 MEETING = "11111111-1111-1111-1111-111111111111"
 OTHER_MEETING = "33333333-3333-3333-3333-333333333333"

@@ -16,9 +16,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chime_bulk.capabilities import Capabilities, Media
-from chime_bulk.errors import ChimeBulkError, PlanError, RunAborted
-from chime_bulk.report import (
+from chime_bulk._io.report_files import CSV_COLUMNS
+from chime_bulk._model.capabilities import Capabilities, Media
+from chime_bulk._model.errors import ChimeBulkError, PlanError, RunAborted
+from chime_bulk._model.report import (
     REPORT_SCHEMA,
     AttendeeResult,
     Report,
@@ -29,7 +30,6 @@ from chime_bulk.report import (
     latency_percentiles,
     summarize,
 )
-from chime_bulk.report_files import CSV_COLUMNS
 
 MEETING = "11111111-1111-1111-1111-111111111111"
 A1 = "22222222-2222-2222-2222-222222222221"

@@ -11,10 +11,12 @@ async with BulkUpdater(region="us-east-1", max_concurrency=16) as bulk:
 report.write("report.json")
 """
 
-from .brownout import BrownoutPolicy
-from .capabilities import Capabilities, Media, MeetingFeatures, capability_problems
-from .engine import BulkUpdater
-from .errors import (
+from ._aws.reads import AttendeeState, ListingFailed
+from ._engine.updater import BulkUpdater
+from ._io.journal import Journal, load_journal
+from ._io.plans import Plan, read_plan, write_plan
+from ._model.capabilities import Capabilities, Media, MeetingFeatures, capability_problems
+from ._model.errors import (
     ChimeBulkError,
     ConfigurationError,
     JournalError,
@@ -22,14 +24,12 @@ from .errors import (
     PlanProblem,
     RunAborted,
 )
-from .journal import Journal, load_journal
-from .listing import AttendeeState, ListingFailed
-from .pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
-from .plan import Plan, read_plan, write_plan
+from ._model.report import AttendeeResult, Report, Status, Summary
+from ._model.update import Update
+from ._policy.brownout import BrownoutPolicy
+from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
+from ._policy.retry import RetryPolicy
 from .progress import NullProgress, ProgressListener
-from .report import AttendeeResult, Report, Status, Summary
-from .retry import RetryPolicy
-from .update import Update
 
 __all__ = [
     "Adaptive",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from .classification import Failure
-from .report import AttendeeResult, Summary
+from ._model.report import AttendeeResult, Summary
+from ._policy.classification import Failure
 
 __all__ = ["FanOut", "NullProgress", "ProgressListener"]
 

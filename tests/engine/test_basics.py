@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from chime_bulk import BulkUpdater, Capabilities, RetryPolicy, Status, Update
+from chime_bulk._policy.pacing import Unpaced
 from chime_bulk.emulator import Emulator, Faults
-from chime_bulk.pacing import Unpaced
 
 from .conftest import MUTE_VIDEO, mute_all
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chime_bulk.brownout import BrownoutGate, BrownoutPolicy, GateState
+from chime_bulk._policy.brownout import BrownoutGate, BrownoutPolicy, GateState
 
 
 class FakeClock:

@@ -12,7 +12,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from chime_bulk.classification import ErrorKind, classify
+from chime_bulk._policy.classification import ErrorKind, classify
 
 
 def _client_error(

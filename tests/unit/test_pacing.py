@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from chime_bulk.pacing import Adaptive, AdaptivePacer, FixedRate, TokenBucket, Unpaced
+from chime_bulk._policy.pacing import Adaptive, AdaptivePacer, FixedRate, TokenBucket, Unpaced
 
 
 class FakeClock:

@@ -6,8 +6,8 @@ import anyio
 import pytest
 from tenacity import AsyncRetrying, RetryCallState
 
-from chime_bulk.classification import ErrorKind, Failure
-from chime_bulk.retry import AttemptFailed, FullJitterWait, RetryPolicy, new_retrying
+from chime_bulk._policy.classification import ErrorKind, Failure
+from chime_bulk._policy.retry import AttemptFailed, FullJitterWait, RetryPolicy, new_retrying
 
 
 def _failed_state(attempt_number: int, error: BaseException) -> RetryCallState:

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chime_bulk import AttendeeResult, Capabilities, Media, MeetingFeatures, Status, Update
-from chime_bulk.listing import AttendeeState
-from chime_bulk.selection import MIN_BATCH, MediaSelection, batched, sending_changes
-from chime_bulk.update import BatchExcept
+from chime_bulk._aws.reads import AttendeeState
+from chime_bulk._model.update import BatchExcept
+from chime_bulk.state_aware import MIN_BATCH, MediaSelection, batched, sending_changes
 
 MEETING = "11111111-1111-1111-1111-111111111111"
 capabilities = st.builds(Capabilities, *(st.sampled_from(list(Media)) for _ in range(3)))

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import click
 
-from ..pacing import Adaptive
-from ..retry import RetryPolicy
+from .._policy.pacing import Adaptive
+from .._policy.retry import RetryPolicy
 
 __all__ = ["CommonOptions", "ExitCode", "changing_options", "common_options"]
 

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import click
 
-from ..capabilities import Capabilities, Media
+from .._io.plans import read_plan, write_plan
+from .._model.capabilities import Capabilities, Media
+from .._model.update import Update
 from ..emulator import Emulator, Faults, RateLimit
-from ..plan import read_plan, write_plan
-from ..update import Update
 from .apply import run_apply
 from .common import CommonOptions, ExitCode, common_options, report_path_option
 from .output import configure_logging, stderr_console

@@ -19,15 +19,15 @@ import anyio
 import click
 from rich.console import Console
 
-from ..classification import ErrorKind
-from ..clients import NO_REGION
-from ..engine import BulkUpdater, Item
-from ..errors import ConfigurationError, RunAborted
-from ..journal import Journal
-from ..listing import ListingFailed
+from .._aws.clients import NO_REGION
+from .._aws.reads import ListingFailed
+from .._engine.updater import BulkUpdater, Item
+from .._io.journal import Journal
+from .._model.errors import ConfigurationError, RunAborted
+from .._model.report import AttendeeResult, Report, ReportBuilder, Status
+from .._model.update import BatchExcept, Update
+from .._policy.classification import ErrorKind
 from ..progress import FanOut, ProgressListener
-from ..report import AttendeeResult, Report, ReportBuilder, Status
-from ..update import BatchExcept, Update
 from .common import CommonOptions, ExitCode
 from .output import JsonLines, ProgressBar, print_error, print_summary
 

@@ -27,10 +27,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from ..classification import ErrorKind, Failure
-from ..errors import PlanError
+from .._model.errors import PlanError
+from .._model.report import AttendeeResult, Report, Status, Summary
+from .._policy.classification import ErrorKind, Failure
 from ..progress import NullProgress
-from ..report import AttendeeResult, Report, Status, Summary
 
 __all__ = [
     "JsonLines",

@@ -14,12 +14,12 @@ from collections.abc import Iterable
 import anyio
 import click
 
-from ..engine import BulkUpdater, Item
-from ..errors import PlanError
-from ..report import Report, Status
-from ..selection import MediaSelection, batched, sending_changes
-from ..update import Update
-from ..validation import is_valid_id
+from .._engine.updater import BulkUpdater, Item
+from .._model.errors import PlanError
+from .._model.report import Report, Status
+from .._model.update import Update
+from .._model.validation import is_valid_id
+from ..state_aware import MediaSelection, batched, sending_changes
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .output import (

@@ -21,7 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..capabilities import Media
+from .._model.capabilities import Media
 from .wire import ServiceError
 
 __all__ = [

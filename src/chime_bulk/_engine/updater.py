@@ -34,25 +34,25 @@ import anyio
 import structlog
 from anyio.abc import TaskGroup
 
-from .brownout import BrownoutGate, BrownoutPolicy
-from .capabilities import MeetingFeatures
-from .clients import ClientFactory, ClientSettings, warn_if_retrying
-from .errors import RunAborted
-from .journal import Journal
-from .listing import (
+from .._aws.clients import ClientFactory, ClientSettings, warn_if_retrying
+from .._aws.reads import (
     GET_MEETING_OPERATION,
     LIST_OPERATION,
     AttendeeState,
     list_attendees,
     meeting_features,
 )
-from .pacing import Adaptive, Pacer, Pacing
-from .progress import NullProgress, ProgressListener
-from .report import AttendeeResult, Report, ReportBuilder, Status
-from .retry import RetryPolicy
-from .sending import Outcome, Request, RunState, Sender
-from .update import BatchExcept, Update
-from .validation import batch_problems, update_problems
+from .._io.journal import Journal
+from .._model.capabilities import MeetingFeatures
+from .._model.errors import RunAborted
+from .._model.report import AttendeeResult, Report, ReportBuilder, Status
+from .._model.update import BatchExcept, Update
+from .._model.validation import batch_problems, update_problems
+from .._policy.brownout import BrownoutGate, BrownoutPolicy
+from .._policy.pacing import Adaptive, Pacer, Pacing
+from .._policy.retry import RetryPolicy
+from ..progress import NullProgress, ProgressListener
+from .sender import Outcome, Request, RunState, Sender
 
 __all__ = ["BulkUpdater", "Item"]
 

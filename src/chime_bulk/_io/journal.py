@@ -25,8 +25,8 @@ from typing import IO, Any, Final, Self
 
 import anyio
 
-from .errors import JournalError, PlanProblem
-from .report import AttendeeResult, Status
+from .._model.errors import JournalError, PlanProblem
+from .._model.report import AttendeeResult, Status
 
 __all__ = ["FINAL_STATUSES", "JOURNAL_SCHEMA", "Journal", "load_journal"]
 

@@ -16,9 +16,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
 
-from .capabilities import Capabilities
-from .errors import PlanError, PlanProblem
-from .report import (
+from .._model.capabilities import Capabilities
+from .._model.errors import PlanError, PlanProblem
+from .._model.report import (
     _SUFFIXES,
     REPORT_SCHEMA,
     AttendeeResult,

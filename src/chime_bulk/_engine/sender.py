@@ -18,13 +18,13 @@ import anyio
 import structlog
 from tenacity import RetryCallState
 
-from .brownout import BrownoutGate, GateState
-from .classification import ErrorKind, Failure, classify
-from .clients import ClientFactory
-from .pacing import Pacer
-from .progress import ProgressListener
-from .report import AttendeeResult, Status, Traffic
-from .retry import AttemptFailed, RetryPolicy, new_retrying
+from .._aws.clients import ClientFactory
+from .._model.report import AttendeeResult, Status, Traffic
+from .._policy.brownout import BrownoutGate, GateState
+from .._policy.classification import ErrorKind, Failure, classify
+from .._policy.pacing import Pacer
+from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
+from ..progress import ProgressListener
 
 __all__ = ["Outcome", "Request", "RunState", "Sender"]
 

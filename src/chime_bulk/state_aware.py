@@ -13,10 +13,10 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from .capabilities import Capabilities, Media, MeetingFeatures, capability_problems
-from .listing import AttendeeState
-from .report import AttendeeResult, Status
-from .update import BatchExcept, Update
+from ._aws.reads import AttendeeState
+from ._model.capabilities import Capabilities, Media, MeetingFeatures, capability_problems
+from ._model.report import AttendeeResult, Status
+from ._model.update import BatchExcept, Update
 
 __all__ = ["MIN_BATCH", "MediaSelection", "batched", "sending_changes"]
 

@@ -231,13 +231,13 @@ class Report:
         The file is replaced atomically: readers see the old file or the whole new one. CSV
         holds the results only (see `read`). An unknown suffix raises `ValueError`.
         """
-        from .report_files import write_report
+        from .._io.report_files import write_report
 
         write_report(self, Path(path), format=format)
 
     def dump(self, stream: IO[str], *, format: ReportFormat) -> None:  # noqa: A002
         """Write the report to an open text stream (open CSV streams with `newline=""`)."""
-        from .report_files import dump_report
+        from .._io.report_files import dump_report
 
         dump_report(self, stream, format=format)
 
@@ -248,7 +248,7 @@ class Report:
         A CSV report (or a `.jsonl` one without its summary line) has no summary, so the
         counts and latencies are recomputed from the results and the times are left empty.
         """
-        from .report_files import read_report
+        from .._io.report_files import read_report
 
         return read_report(Path(path), format=format)
 

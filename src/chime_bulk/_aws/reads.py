@@ -13,11 +13,11 @@ from typing import Any, Final
 
 import anyio
 
-from .capabilities import Capabilities, MeetingFeatures
-from .classification import ErrorKind, Failure, classify
-from .errors import ChimeBulkError
-from .pacing import Pacer
-from .retry import AttemptFailed, RetryPolicy, new_retrying
+from .._model.capabilities import Capabilities, MeetingFeatures
+from .._model.errors import ChimeBulkError
+from .._policy.classification import ErrorKind, Failure, classify
+from .._policy.pacing import Pacer
+from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
 
 __all__ = ["AttendeeState", "ListingFailed", "list_attendees", "meeting_features"]
 

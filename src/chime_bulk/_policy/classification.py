@@ -23,7 +23,7 @@ from botocore.exceptions import (
 )
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
-from .errors import ConfigurationError
+from .._model.errors import ConfigurationError
 
 __all__ = ["ErrorKind", "Failure", "classify"]
 

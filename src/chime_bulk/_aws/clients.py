@@ -21,7 +21,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 from botocore.exceptions import BotoCoreError
 
-from .errors import ConfigurationError
+from .._model.errors import ConfigurationError
 
 __all__ = [
     "SERVICE_NAME",

@@ -34,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Final, Literal, NamedTuple
 
-from .capabilities import Capabilities, Media
-from .errors import PlanError, PlanProblem
-from .update import Update
-from .validation import update_problems
+from .._model.capabilities import Capabilities, Media
+from .._model.errors import PlanError, PlanProblem
+from .._model.update import Update
+from .._model.validation import update_problems
 
 __all__ = ["InvalidLine", "Plan", "PlanFormat", "read_plan", "write_plan"]
 
