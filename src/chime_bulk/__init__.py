@@ -24,7 +24,9 @@ from ._model.errors import (
     PlanProblem,
     RunAborted,
 )
-from ._model.report import AttendeeResult, Report, Status, Summary
+from ._model.report import Report
+from ._model.results import AttendeeResult, Status
+from ._model.summary import Summary
 from ._model.update import Update
 from ._policy.brownout import BrownoutPolicy
 from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced

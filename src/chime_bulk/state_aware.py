@@ -15,7 +15,7 @@ from typing import Final
 
 from ._aws.reads import AttendeeState
 from ._model.capabilities import Capabilities, Media, MeetingFeatures, capability_problems
-from ._model.report import AttendeeResult, Status
+from ._model.results import AttendeeResult, Status
 from ._model.update import BatchExcept, Update
 
 __all__ = ["MIN_BATCH", "MediaSelection", "batched", "sending_changes"]

@@ -19,7 +19,8 @@ import structlog
 from tenacity import RetryCallState
 
 from .._aws.clients import ClientFactory
-from .._model.report import AttendeeResult, Status, Traffic
+from .._model.results import AttendeeResult, Status
+from .._model.summary import Traffic
 from .._policy.brownout import BrownoutGate, GateState
 from .._policy.classification import ErrorKind, Failure, classify
 from .._policy.pacing import Pacer

@@ -45,7 +45,8 @@ from .._aws.reads import (
 from .._io.journal import Journal
 from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
-from .._model.report import AttendeeResult, Report, ReportBuilder, Status
+from .._model.report import Report, ReportBuilder
+from .._model.results import AttendeeResult, Status
 from .._model.update import BatchExcept, Update
 from .._model.validation import batch_problems, update_problems
 from .._policy.brownout import BrownoutGate, BrownoutPolicy

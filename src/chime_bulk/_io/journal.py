@@ -25,8 +25,9 @@ from typing import IO, Any, Final, Self
 
 import anyio
 
-from .._model.errors import JournalError, PlanProblem
-from .._model.report import AttendeeResult, Status
+from .._model.errors import JournalError
+from .._model.results import AttendeeResult, Status
+from .fields import Problems
 
 __all__ = ["FINAL_STATUSES", "JOURNAL_SCHEMA", "Journal", "load_journal"]
 
@@ -159,7 +160,7 @@ def load_journal(
     """
     source = str(path)
     finished: dict[tuple[str, str], AttendeeResult] = {}
-    problems: list[PlanProblem] = []
+    problems = Problems(source)
     with Path(path).open("rb") as stream:
         for number, raw, complete in _lines(stream):
             if number == 1:
@@ -173,12 +174,12 @@ def load_journal(
                 result = _parse_record(raw)
             except ValueError as err:
                 if complete:  # only the very last line may be torn
-                    problems.append(PlanProblem(number, str(err), source))
+                    problems.add(number, str(err))
                 continue
             if result.status in FINAL_STATUSES:
                 finished[(result.meeting_id, result.attendee_id)] = result
     if problems:
-        raise JournalError(problems)
+        raise JournalError(problems.items)
     return finished
 
 

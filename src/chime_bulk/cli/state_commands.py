@@ -16,7 +16,8 @@ import click
 
 from .._engine.updater import BulkUpdater, Item
 from .._model.errors import PlanError
-from .._model.report import Report, Status
+from .._model.report import Report
+from .._model.results import Status
 from .._model.update import Update
 from .._model.validation import is_valid_id
 from ..state_aware import MediaSelection, batched, sending_changes
