@@ -12,7 +12,8 @@ from typing import Literal
 import anyio
 import click
 
-from .._engine.updater import BulkUpdater, Item
+from .._engine.intake import Item
+from .._engine.updater import BulkUpdater
 from .._io.journal import Journal, load_journal
 from .._io.plans import Plan, read_plan
 from .._model.errors import JournalError, PlanError

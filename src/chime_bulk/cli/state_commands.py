@@ -14,7 +14,8 @@ from collections.abc import Iterable
 import anyio
 import click
 
-from .._engine.updater import BulkUpdater, Item
+from .._engine.intake import Item
+from .._engine.updater import BulkUpdater
 from .._model.errors import PlanError
 from .._model.report import Report
 from .._model.results import Status
