@@ -72,15 +72,39 @@ class AttendeeResult:
     region: str | None = None
 
     @classmethod
-    def unsent(cls, update: Update, status: Status, message: str | None = None) -> AttendeeResult:
-        """The result of an update decided without a request (cancelled, invalid, planned)."""
+    def decided(
+        cls,
+        *,
+        meeting_id: str,
+        attendee_id: str,
+        status: Status,
+        desired: Capabilities | None,
+        previous: Capabilities | None = None,
+        message: str | None = None,
+        region: str | None = None,
+    ) -> AttendeeResult:
+        """The result of an attendee decided without a request: cancelled, invalid, planned
+        by a dry run, or (state-aware commands) unchanged or excluded."""
         return cls(
+            meeting_id=meeting_id,
+            attendee_id=attendee_id,
+            status=status,
+            desired=desired,
+            previous=previous,
+            error_message=message,
+            region=region,
+        )
+
+    @classmethod
+    def unsent(cls, update: Update, status: Status, message: str | None = None) -> AttendeeResult:
+        """`decided` for an update that will not be sent."""
+        return cls.decided(
             meeting_id=update.meeting_id,
             attendee_id=update.attendee_id,
             status=status,
             desired=update.capabilities,
             previous=update.previous,
-            error_message=message,
+            message=message,
             region=update.region,
         )
 

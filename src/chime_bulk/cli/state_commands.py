@@ -18,10 +18,8 @@ from .._engine.intake import Item
 from .._engine.updater import BulkUpdater
 from .._model.errors import PlanError
 from .._model.report import Report
-from .._model.results import Status
-from .._model.update import Update
 from .._model.validation import is_valid_id
-from ..state_aware import MediaSelection, batched, sending_changes
+from ..state_aware import MediaSelection, plan_sending_change, undo_updates
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .output import (
@@ -100,41 +98,22 @@ def _sending_command(*, allow_send: bool) -> click.Command:
         excluded = frozenset(_checked_ids(excepted, option="--except"))
 
         async def items(bulk: BulkUpdater) -> Iterable[Item]:
-            collected: list[Item] = []
-            seen: set[str] = set()
-            for meeting_id in meeting_ids:
-                features = await bulk.meeting_features(meeting_id, region=common.region)
-                attendees = await bulk.list_attendees(meeting_id, region=common.region)
-                listed = [attendee.attendee_id for attendee in attendees]
-                seen.update(listed)
-                changes = sending_changes(
-                    meeting_id,
-                    attendees,
-                    media=media,
-                    allow_send=allow_send,
-                    excluded=excluded,
-                    features=features,
-                    region=common.region,
-                )
-                if batch:
-                    collected.extend(
-                        batched(
-                            meeting_id,
-                            changes,
-                            listed=listed,
-                            excluded=excluded,
-                            region=common.region,
-                        )
-                    )
-                else:
-                    collected.extend(changes)
-            unknown = sorted(excluded - seen)
-            if unknown:
+            plan = await plan_sending_change(
+                bulk,
+                meeting_ids,
+                media=media,
+                allow_send=allow_send,
+                excluded=excluded,
+                batch=batch,
+                region=common.region,
+            )
+            if plan.unknown_excluded:
                 print_warning(
                     stderr_console(quiet=common.quiet),
-                    f"--except names attendee(s) in none of the meetings: {', '.join(unknown)}",
+                    "--except names attendee(s) in none of the meetings: "
+                    + ", ".join(plan.unknown_excluded),
                 )
-            return collected
+            return plan.items
 
         _run(
             RunRequest(
@@ -182,27 +161,16 @@ def restore_command(
     except (ValueError, OSError) as error:
         print_error(console, f"{error}; nothing was sent")
         sys.exit(ExitCode.USAGE)
-    undo = [
-        Update(
-            meeting_id=r.meeting_id,
-            attendee_id=r.attendee_id,
-            capabilities=r.previous,
-            region=r.region,
-            previous=r.desired,
-        )
-        for r in source.results
-        if r.status is Status.SUCCEEDED and r.previous is not None and r.previous != r.desired
-    ]
-    unknown = sum(r.status is Status.SUCCEEDED and r.previous is None for r in source.results)
-    if unknown:
+    undo = undo_updates(source)
+    if undo.without_previous:
         print_warning(
             console,
-            f"{unknown} changed attendee(s) have no previous state in {report_file} "
-            "(apply does not read state; mute and unmute do): left as they are",
+            f"{undo.without_previous} changed attendee(s) have no previous state in "
+            f"{report_file} (apply does not read state; mute and unmute do): left as they are",
         )
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
-        return undo
+        return undo.updates
 
     _run(
         RunRequest(
