@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import anyio
 import click
@@ -45,36 +46,80 @@ def _run(request: RunRequest) -> None:
     sys.exit(anyio.run(functools.partial(execute, request, console=console)))
 
 
+def _sending_options(verb: str) -> Callable[[Callable[..., None]], click.Command]:
+    """The options of `mute` and `unmute` (their help names the verb)."""
+    options = [
+        click.command(verb),
+        click.option(
+            "--meeting",
+            "meetings",
+            multiple=True,
+            required=True,
+            metavar="ID",
+            help="A meeting to change (repeat for more).",
+        ),
+        click.option("--audio", is_flag=True, help=f"{verb.capitalize()} audio."),
+        click.option("--video", is_flag=True, help=f"{verb.capitalize()} video."),
+        click.option("--content", is_flag=True, help=f"{verb.capitalize()} content sharing."),
+        click.option(
+            "--except",
+            "excepted",
+            multiple=True,
+            metavar="ATTENDEE_ID",
+            help="Leave this attendee as it is (repeat for more).",
+        ),
+        click.option(
+            "--batch/--no-batch",
+            default=False,
+            show_default=True,
+            help="Change the attendees of a meeting that all get the same capabilities with "
+            "one BatchUpdateAttendeeCapabilitiesExcept: far fewer requests, but an attendee "
+            "who joins between the listing and the call gets the change too, unreported.",
+        ),
+    ]
+
+    def decorate(function: Callable[..., None]) -> click.Command:
+        wrapped: Any = function
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        assert isinstance(wrapped, click.Command)
+        return wrapped
+
+    return decorate
+
+
+async def _sending_items(
+    bulk: BulkUpdater,
+    *,
+    meeting_ids: list[str],
+    media: MediaSelection,
+    allow_send: bool,
+    excluded: frozenset[str],
+    batch: bool,
+    common: CommonOptions,
+) -> Iterable[Item]:
+    plan = await plan_sending_change(
+        bulk,
+        meeting_ids,
+        media=media,
+        allow_send=allow_send,
+        excluded=excluded,
+        batch=batch,
+        region=common.region,
+    )
+    if plan.unknown_excluded:
+        print_warning(
+            stderr_console(quiet=common.quiet),
+            "--except names attendee(s) in none of the meetings: "
+            + ", ".join(plan.unknown_excluded),
+        )
+    return plan.items
+
+
 def _sending_command(*, allow_send: bool) -> click.Command:
     verb = "unmute" if allow_send else "mute"
 
-    @click.command(verb)
-    @click.option(
-        "--meeting",
-        "meetings",
-        multiple=True,
-        required=True,
-        metavar="ID",
-        help="A meeting to change (repeat for more).",
-    )
-    @click.option("--audio", is_flag=True, help=f"{verb.capitalize()} audio.")
-    @click.option("--video", is_flag=True, help=f"{verb.capitalize()} video.")
-    @click.option("--content", is_flag=True, help=f"{verb.capitalize()} content sharing.")
-    @click.option(
-        "--except",
-        "excepted",
-        multiple=True,
-        metavar="ATTENDEE_ID",
-        help="Leave this attendee as it is (repeat for more).",
-    )
-    @click.option(
-        "--batch/--no-batch",
-        default=False,
-        show_default=True,
-        help="Change the attendees of a meeting that all get the same capabilities with one "
-        "BatchUpdateAttendeeCapabilitiesExcept: far fewer requests, but an attendee who joins "
-        "between the listing and the call gets the change too, unreported.",
-    )
+    @_sending_options(verb)
     @changing_options
     @common_options
     def command(
@@ -97,24 +142,15 @@ def _sending_command(*, allow_send: bool) -> click.Command:
         meeting_ids = list(dict.fromkeys(_checked_ids(meetings, option="--meeting")))
         excluded = frozenset(_checked_ids(excepted, option="--except"))
 
-        async def items(bulk: BulkUpdater) -> Iterable[Item]:
-            plan = await plan_sending_change(
-                bulk,
-                meeting_ids,
-                media=media,
-                allow_send=allow_send,
-                excluded=excluded,
-                batch=batch,
-                region=common.region,
-            )
-            if plan.unknown_excluded:
-                print_warning(
-                    stderr_console(quiet=common.quiet),
-                    "--except names attendee(s) in none of the meetings: "
-                    + ", ".join(plan.unknown_excluded),
-                )
-            return plan.items
-
+        items = functools.partial(
+            _sending_items,
+            meeting_ids=meeting_ids,
+            media=media,
+            allow_send=allow_send,
+            excluded=excluded,
+            batch=batch,
+            common=common,
+        )
         _run(
             RunRequest(
                 items=items,
