@@ -16,14 +16,15 @@ ALL_ON = {"Audio": "SendReceive", "Video": "SendReceive", "Content": "SendReceiv
 
 
 @pytest.mark.parametrize(
-    ("flag", "batch_requests", "single_requests"),
+    ("strategy", "batch_requests", "single_requests"),
     [
-        pytest.param("--batch", 2, 0, id="one-batch-per-meeting"),
-        pytest.param("--no-batch", 0, 37, id="one-update-per-attendee"),
+        pytest.param("auto", 2, 0, id="auto-one-batch-per-meeting"),
+        pytest.param("batch-except", 2, 0, id="one-batch-per-meeting"),
+        pytest.param("per-attendee", 0, 37, id="one-update-per-attendee"),
     ],
 )
 def test_mute_video_except_hosts_then_restore(
-    emulator: Emulator, tmp_path: Path, flag: str, batch_requests: int, single_requests: int
+    emulator: Emulator, tmp_path: Path, strategy: str, batch_requests: int, single_requests: int
 ) -> None:
     """mute --video changes only video sending, leaves hosts and the unchanged alone — with
     one batch request per meeting or one update per attendee — and restore puts every
@@ -41,7 +42,8 @@ def test_mute_video_except_hosts_then_restore(
         "--meeting",
         m2,
         "--video",
-        flag,
+        "--strategy",
+        strategy,
         "--report",
         str(report_path),
         "--endpoint-url",

@@ -9,7 +9,7 @@ the only place chime-bulk reads that response, so no later code can log, report 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .._engine.request import Request, Send
@@ -33,10 +33,15 @@ _PAGE_SIZE: Final = 100  # the API's maximum: fewest requests against the quota
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AttendeeState:
-    """An attendee as listed: its ID and current capabilities (`None` if not returned)."""
+    """An attendee as listed: its ID and current capabilities (`None` if not returned).
+
+    `external_user_id` is kept only to match hosts named by it; the service marks it
+    sensitive, so it is left out of `repr` and never logged or reported.
+    """
 
     attendee_id: str
     capabilities: Capabilities | None
+    external_user_id: str | None = field(default=None, repr=False)
 
 
 def _state(attendee: Mapping[str, Any]) -> AttendeeState:
@@ -45,7 +50,12 @@ def _state(attendee: Mapping[str, Any]) -> AttendeeState:
         capabilities = Capabilities.from_api(raw) if raw is not None else None
     except ValueError:
         capabilities = None  # a value this version does not know: not safe to change
-    return AttendeeState(attendee_id=attendee["AttendeeId"], capabilities=capabilities)
+    external = attendee.get("ExternalUserId")
+    return AttendeeState(
+        attendee_id=attendee["AttendeeId"],
+        capabilities=capabilities,
+        external_user_id=external if isinstance(external, str) else None,
+    )
 
 
 async def list_attendees(
@@ -101,7 +111,7 @@ async def _read(
         return response
 
     outcome = await send(
-        Request(operation=operation, region=region, call=call, meeting_id=meeting_id)
+        Request(operation=operation, region=region, call=call, meeting_id=meeting_id, write=False)
     )
     if outcome.status is Status.SUCCEEDED and outcome.response is not None:
         return outcome.response

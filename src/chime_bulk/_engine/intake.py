@@ -74,6 +74,13 @@ class PlanIntake:
             self._sync = iter(updates)
         self._lock = anyio.Lock()  # an async iterator must not be advanced by two at once
 
+    def allocate(self, count: int) -> int:
+        """Indexes for `count` results the plan did not foresee (attendees who joined during
+        a state-aware run); the first of them."""
+        first = self.fed
+        self.fed += count
+        return first
+
     async def next(self) -> tuple[int, Item] | None:
         if self._sync is not None:
             raw = next(self._sync, _END)  # no await: no other worker can interleave

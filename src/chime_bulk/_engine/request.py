@@ -25,6 +25,9 @@ class Request:
     call: Callable[[Any], Awaitable[Mapping[str, Any]]]
     meeting_id: str
     attendee_id: str | None = None  # None for a whole-meeting request
+    # Writes are the run's traffic in its report; reads (listings that plan or verify) are
+    # paced and retried alike but not counted there.
+    write: bool = True
 
     @property
     def ids(self) -> dict[str, str | None]:

@@ -192,8 +192,9 @@ class Sender:
             # wire: give up here, before anything is sent.
             run.stopping.check()
             tally.attempts += 1
-            run.traffic.requests += 1
-            run.traffic.retried += tally.attempts > 1
+            if request.write:
+                run.traffic.requests += 1
+                run.traffic.retried += tally.attempts > 1
             in_flight.sending = True
             try:
                 # Inside the try: a client that cannot be made (no Region) is a classified,
@@ -202,7 +203,7 @@ class Sender:
                 response = await request.call(client)
             except Exception as error:
                 failure = run.reachability.judge(classify(error))
-                self._count_failure(run, tally, failure)
+                self._count_failure(run if request.write else None, tally, failure)
                 if failure.status is not None:
                     # The service answered: its verdict is news for the pacer and the gate.
                     # A connection that failed says nothing about the quota or a brownout.
@@ -226,14 +227,16 @@ class Sender:
         self._log.debug("attempt succeeded", **request.ids, attempt=tally.attempts)
 
     @staticmethod
-    def _count_failure(run: RunState, tally: _Tally, failure: Failure) -> None:
-        if failure.kind is ErrorKind.FATAL and failure.status is None:
-            # Refused before anything reached the network (no credentials, no Region, no
-            # connection): not a request.
-            tally.attempts -= 1
-            run.traffic.requests -= 1
+    def _count_failure(run: RunState | None, tally: _Tally, failure: Failure) -> None:
+        """Count a failed attempt for the request and (`run`, for writes) the run's traffic."""
+        unsent = failure.kind is ErrorKind.FATAL and failure.status is None
+        throttled = failure.kind is ErrorKind.THROTTLE
+        # Refused before anything reached the network (no credentials, no Region, no
+        # connection): not a request.
+        tally.attempts -= unsent
         tally.failure = failure
         tally.request_id = failure.request_id or tally.request_id
-        throttled = failure.kind is ErrorKind.THROTTLE
         tally.throttled += throttled
-        run.traffic.throttled += throttled
+        if run is not None:
+            run.traffic.requests -= unsent
+            run.traffic.throttled += throttled

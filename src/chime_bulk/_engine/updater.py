@@ -13,12 +13,13 @@ draining the plan, and everything that will not be sent is reported `cancelled`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random as _random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import anyio
 import structlog
@@ -33,26 +34,27 @@ from .._io.journal import CLEANUP_TIMEOUT_S, Journal
 from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
 from .._model.report import Report, ReportBuilder
-from .._model.results import AttendeeResult, Status
-from .._model.update import BatchExcept, Update
-from .._model.validation import batch_problems, update_problems
+from .._model.results import AttendeeResult
+from .._model.update import BatchExcept
 from .._policy.brownout import BrownoutGate, BrownoutPolicy
 from .._policy.pacing import Adaptive, Pacer, Pacing
 from .._policy.retry import RetryPolicy
 from ..progress import NullProgress, ProgressListener
+from ..state_aware import Hosts, MediaSelection, SendingChange, StatePlan, Strategy
 from .groups import unwrapped_group
 from .intake import Items, PlanIntake, check_items, total_of
 from .request import Outcome, Request
 from .run_state import RunState
 from .sender import Sender
+from .settle import Settler
+from .state_runs import plan_restore, plan_sending, settle_verified
 
 __all__ = ["BulkUpdater"]
 
-_OPERATION: Final = "UpdateAttendeeCapabilities"
-_BATCH_OPERATION: Final = "BatchUpdateAttendeeCapabilitiesExcept"
 _log = structlog.get_logger("chime_bulk")
 
 JournalTarget = str | PathLike[str] | Journal
+HostsArg = Hosts | Collection[str] | Mapping[str, Collection[str]]
 Sink = Callable[[int, AttendeeResult], Awaitable[None]]
 
 
@@ -67,12 +69,14 @@ class _RunSettings:
 
 @dataclass(slots=True, eq=False)
 class _Run:
-    """One run: the state its requests share, its settings, and its first fatal result."""
+    """One run: the state its requests share, its settings, how it settles updates, and the
+    state-aware plan it carries out, if any."""
 
     state: RunState
     settings: _RunSettings
+    settler: Settler
+    plan: StatePlan | None = None
     intake: PlanIntake | None = None
-    fatal_result: AttendeeResult | None = None
 
 
 class BulkUpdater:
@@ -172,17 +176,18 @@ class BulkUpdater:
 
     async def run(
         self,
-        updates: Items,
+        updates: Items | StatePlan,
         *,
         deadline: float | None = None,
         journal: JournalTarget | None = None,
         meeting_features: Mapping[str, MeetingFeatures] | None = None,
     ) -> Report:
-        """Apply every update; return the report in which each appears exactly once.
+        """Apply every update (or carry out a `StatePlan`); return the report in which each
+        appears exactly once.
 
         `deadline` (seconds), `journal` and `meeting_features` override the updater's.
         """
-        check_items(updates)
+        items, plan = _items_of(updates)
         builder = ReportBuilder(clock=self._clock)
 
         async def keep(index: int, result: AttendeeResult) -> None:
@@ -190,7 +195,8 @@ class BulkUpdater:
 
         settings = self._settings_for(deadline, journal, meeting_features)
         async with self._session(settings) as run:
-            await self._drive(updates, run, keep)
+            run.plan = plan
+            await self._drive(items, run, keep)
         assert run.intake is not None
         report = builder.build(total=run.intake.fed, traffic=run.state.traffic)
         self._finish(report, run)
@@ -199,7 +205,7 @@ class BulkUpdater:
     @asynccontextmanager
     async def stream(
         self,
-        updates: Items,
+        updates: Items | StatePlan,
         *,
         deadline: float | None = None,
         journal: JournalTarget | None = None,
@@ -210,7 +216,7 @@ class BulkUpdater:
         `RunAborted` from a stream carries the summary of the whole run, and as `results`
         only the update that met the fatal error (the caller has been given the rest).
         """
-        check_items(updates)
+        items, plan = _items_of(updates)
         builder = ReportBuilder(clock=self._clock, keep_results=False)
         send, receive = anyio.create_memory_object_stream[AttendeeResult](
             max_buffer_size=self._concurrency
@@ -224,10 +230,11 @@ class BulkUpdater:
 
         async def drive() -> None:
             async with send:
-                await self._drive(updates, run, forward)
+                await self._drive(items, run, forward)
 
         settings = self._settings_for(deadline, journal, meeting_features)
         async with self._session(settings) as run, unwrapped_group() as tg:
+            run.plan = plan
             tg.start_soon(drive)
             try:
                 yield receive
@@ -236,8 +243,8 @@ class BulkUpdater:
                 tg.cancel_scope.cancel()
                 receive.close()
         report = builder.build(traffic=run.state.traffic)
-        if run.fatal_result is not None:
-            report = Report(results=[run.fatal_result], summary=report.summary)
+        if run.settler.fatal_result is not None:
+            report = Report(results=[run.settler.fatal_result], summary=report.summary)
         self._finish(report, run)
 
     async def list_attendees(
@@ -256,6 +263,141 @@ class BulkUpdater:
         """What the meeting allows (GetMeeting): a meeting created without video or content
         sharing rejects any capability but `None` for it. Sent like updates."""
         return await meeting_features(self._reader(), meeting_id=meeting_id, region=region)
+
+    # -- state-aware operations ------------------------------------------------------------
+
+    async def plan_mute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        resume: Mapping[tuple[str, str], AttendeeResult] | None = None,
+    ) -> StatePlan:
+        """Read the meetings and plan taking sending away from `media` (e.g. `{"video"}`)
+        for everyone but `except_attendees` (attendee IDs or ExternalUserIds, everywhere, or
+        a mapping meeting → IDs). Sends nothing; `ListingFailed` if a meeting cannot be read.
+        `resume` (from `load_journal`) keeps attendees already final as they are."""
+        return await self._plan_sending(
+            meeting_ids,
+            SendingChange(
+                media=MediaSelection.of(media), allow_send=False, hosts=Hosts.of(except_attendees)
+            ),
+            strategy=strategy,
+            region=region,
+            resume=resume,
+        )
+
+    async def plan_unmute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        resume: Mapping[tuple[str, str], AttendeeResult] | None = None,
+    ) -> StatePlan:
+        """`plan_mute`, giving sending back instead (receiving is left as it is)."""
+        return await self._plan_sending(
+            meeting_ids,
+            SendingChange(
+                media=MediaSelection.of(media), allow_send=True, hosts=Hosts.of(except_attendees)
+            ),
+            strategy=strategy,
+            region=region,
+            resume=resume,
+        )
+
+    async def plan_restore(self, report: Report, *, strategy: Strategy = "auto") -> StatePlan:
+        """Read the meetings `report` changed and plan putting back each attendee's previous
+        capabilities; attendees already back are `unchanged`, those changed by someone else
+        since are not overwritten (`failed`, `ChangedSinceRun`), those gone `not_found`."""
+        plan, without_previous = await plan_restore(
+            self._reader(), report, strategy=strategy, concurrency=self._concurrency
+        )
+        return dataclasses.replace(plan, without_previous=without_previous)
+
+    async def mute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+    ) -> Report:
+        """Stop everyone but `except_attendees` sending `media` in whole meetings, with the
+        fewest requests, verified afterwards: `run(await plan_mute(...))`.
+
+        >>> await bulk.mute(ids, media={"video"}, except_attendees={host})  # doctest: +SKIP
+        """
+        plan = await self.plan_mute(
+            meeting_ids,
+            media=media,
+            except_attendees=except_attendees,
+            strategy=strategy,
+            region=region,
+        )
+        return await self.run(plan, deadline=deadline, journal=journal)
+
+    async def unmute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+    ) -> Report:
+        """Let everyone but `except_attendees` send `media` again: `run(await plan_unmute(...))`."""
+        plan = await self.plan_unmute(
+            meeting_ids,
+            media=media,
+            except_attendees=except_attendees,
+            strategy=strategy,
+            region=region,
+        )
+        return await self.run(plan, deadline=deadline, journal=journal)
+
+    async def restore(
+        self,
+        report: Report,
+        *,
+        strategy: Strategy = "auto",
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+    ) -> Report:
+        """Put back exactly what `report`'s run changed: `run(await plan_restore(report))`."""
+        plan = await self.plan_restore(report, strategy=strategy)
+        return await self.run(plan, deadline=deadline, journal=journal)
+
+    async def _plan_sending(
+        self,
+        meeting_ids: Iterable[str],
+        change: SendingChange,
+        *,
+        strategy: Strategy,
+        region: str | None,
+        resume: Mapping[tuple[str, str], AttendeeResult] | None,
+    ) -> StatePlan:
+        if isinstance(meeting_ids, str):
+            meeting_ids = [meeting_ids]
+        return await plan_sending(
+            self._reader(),
+            meeting_ids,
+            change=change,
+            strategy=strategy,
+            region=region,
+            concurrency=self._concurrency,
+            resumed=resume,
+        )
 
     def request_stop(self, *, grace_s: float | None = None) -> None:
         """Stop dispatching; requests in flight get `grace_s` to finish, the rest are cancelled.
@@ -291,7 +433,9 @@ class BulkUpdater:
             raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         if self._run is not None:
             raise RuntimeError("one run at a time per BulkUpdater")
-        self._run = run = _Run(state=self._new_state(), settings=settings)
+        state = self._new_state()
+        settler = Settler(sender=self._sending(), state=state, features=settings.features)
+        self._run = run = _Run(state=state, settings=settings, settler=settler)
         try:
             yield run
         finally:
@@ -317,7 +461,8 @@ class BulkUpdater:
         journal, the progress listener and `sink`, exactly once."""
         journal, owned = _open_journal(run.settings.journal)
         try:
-            self._progress.on_start(total=total_of(updates))
+            total = run.plan.total if run.plan is not None else total_of(updates)
+            self._progress.on_start(total=total)
             run.intake = intake = PlanIntake(updates)
 
             async def deliver(index: int, result: AttendeeResult) -> None:
@@ -355,75 +500,18 @@ class BulkUpdater:
             if isinstance(item, AttendeeResult):
                 await deliver(index, item)
             elif isinstance(item, BatchExcept):
-                for offset, result in enumerate(await self._settle_batch(run, item)):
-                    await deliver(index + offset, result)
+                results = await settle_verified(
+                    item, settler=run.settler, read=self._reader(), plan=run.plan
+                )
+                # Attendees who joined during the run get indexes of their own.
+                extra = len(results) - len(item.members)
+                first_extra = intake.allocate(extra) if extra > 0 else index
+                for offset, result in enumerate(results):
+                    where = index + offset if offset < len(item.members) else first_extra
+                    first_extra += offset >= len(item.members)
+                    await deliver(where, result)
             else:
-                await deliver(index, await self._settle(run, item))
-
-    async def _settle(self, run: _Run, update: Update) -> AttendeeResult:
-        """Everything that happens to one update, ending in its one result."""
-        capabilities = update.capabilities.to_api()
-
-        async def call(client: Any) -> Mapping[str, Any]:
-            response: Mapping[str, Any] = await client.update_attendee_capabilities(
-                MeetingId=update.meeting_id,
-                AttendeeId=update.attendee_id,
-                Capabilities=capabilities,
-            )
-            return response
-
-        request = Request(
-            operation=_OPERATION,
-            region=update.region,
-            call=call,
-            meeting_id=update.meeting_id,
-            attendee_id=update.attendee_id,
-        )
-        features = run.settings.features.get(update.meeting_id)
-        problems = update_problems(update, features=features)
-        (result,) = await self._send(run, (update,), request, problems=problems)
-        return result
-
-    async def _settle_batch(self, run: _Run, batch: BatchExcept) -> list[AttendeeResult]:
-        """One batch request; each member's result tells how it went."""
-        capabilities = batch.capabilities.to_api()
-        excluded = [{"AttendeeId": attendee} for attendee in batch.excluded_ids]
-
-        async def call(client: Any) -> Mapping[str, Any]:
-            response: Mapping[str, Any] = await client.batch_update_attendee_capabilities_except(
-                MeetingId=batch.meeting_id,
-                ExcludedAttendeeIds=excluded,
-                Capabilities=capabilities,
-            )
-            return response
-
-        request = Request(
-            operation=_BATCH_OPERATION, region=batch.region, call=call, meeting_id=batch.meeting_id
-        )
-        return await self._send(run, batch.members, request, problems=batch_problems(batch))
-
-    async def _send(
-        self,
-        run: _Run,
-        updates: Sequence[Update],
-        request: Request,
-        *,
-        problems: list[str],
-    ) -> list[AttendeeResult]:
-        """Send `request` on behalf of `updates` (one, or a batch's members); their results."""
-        if run.state.stopping.requested:
-            message = "run stopped before this update was sent"
-            return [AttendeeResult.unsent(update, Status.CANCELLED, message) for update in updates]
-        if problems:
-            return [
-                AttendeeResult.unsent(update, Status.INVALID, "; ".join(problems))
-                for update in updates
-            ]
-        outcome = await self._sending().perform(run.state, request)
-        results = [_result(update, outcome) for update in updates]
-        if outcome.fatal and run.fatal_result is None:
-            run.fatal_result = results[0]
-        return results
+                await deliver(index, await run.settler.update(item))
 
     def _sending(self) -> Sender:
         if self._sender is None:
@@ -438,6 +526,14 @@ class BulkUpdater:
         return pacer
 
 
+def _items_of(updates: Items | StatePlan) -> tuple[Items, StatePlan | None]:
+    """What the workers pull, and the state-aware plan behind it, if any."""
+    if isinstance(updates, StatePlan):
+        return updates.items(), updates
+    check_items(updates)
+    return updates, None
+
+
 def _check_deadline(deadline: float | None) -> None:
     if deadline is not None and not deadline > 0:
         raise ValueError(f"deadline must be positive seconds, got {deadline}")
@@ -448,28 +544,6 @@ def _open_journal(target: JournalTarget | None) -> tuple[Journal | None, bool]:
     if target is None or isinstance(target, Journal):
         return target, False
     return Journal.open(target), True
-
-
-def _result(update: Update, outcome: Outcome) -> AttendeeResult:
-    failure = outcome.failure
-    message = failure.message if failure is not None else None
-    if outcome.status is Status.CANCELLED:
-        last = f" (last error {failure.code})" if failure is not None else ""
-        message = f"run stopped before this update finished{last}"
-    return AttendeeResult(
-        meeting_id=update.meeting_id,
-        attendee_id=update.attendee_id,
-        status=outcome.status,
-        desired=update.capabilities,
-        previous=update.previous,
-        attempts=outcome.attempts,
-        throttled=outcome.throttled,
-        error_code=failure.code if failure is not None else None,
-        error_message=message,
-        request_id=outcome.request_id,
-        elapsed_s=outcome.elapsed_s,
-        region=update.region,
-    )
 
 
 def _summary_fields(report: Report) -> dict[str, Any]:

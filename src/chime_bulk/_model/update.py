@@ -37,9 +37,10 @@ class BatchExcept:
     """One `BatchUpdateAttendeeCapabilitiesExcept`: give `capabilities` to every attendee of
     `meeting_id` except `excluded_ids`, on behalf of `members` (each reported on its own).
 
-    Only state-aware commands build these: they have listed the meeting, so they know that
-    `members` are exactly the attendees the call will change. An attendee who joins between
-    the listing and the call gets the capabilities too, and is not in the report.
+    State-aware operations build these from a listing: `listed` is every attendee it saw.
+    With `listed` given, the meeting is listed again after the call and each member's result
+    is what the service then holds; an attendee who joined in between and was changed by the
+    call is reported too. Without it, the members' results are the call's answer.
     """
 
     meeting_id: str
@@ -47,3 +48,4 @@ class BatchExcept:
     excluded_ids: tuple[str, ...]
     members: tuple[Update, ...]
     region: str | None = None
+    listed: tuple[str, ...] = ()

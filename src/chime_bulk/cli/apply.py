@@ -14,15 +14,14 @@ import click
 
 from .._engine.intake import Item
 from .._engine.updater import BulkUpdater
-from .._io.journal import Journal, load_journal
 from .._io.plans import Plan, read_plan
-from .._model.errors import JournalError, PlanError
+from .._model.errors import PlanError
 from .._model.results import AttendeeResult, Status
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
+from .journaling import prepare_journal
 from .output import (
     configure_logging,
-    print_error,
     print_problems,
     print_warning,
     stderr_console,
@@ -64,24 +63,10 @@ def run_apply(
     console = stderr_console(quiet=common.quiet)
     for warning in plan.warnings:
         print_warning(console, warning)
-    done: dict[tuple[str, str], AttendeeResult] = {}
-    journal: Journal | None = None
-    if journal_path is not None and not resume and _has_content(Path(journal_path)):
-        print_error(
-            console,
-            f"journal {journal_path} already exists: pass --resume to continue that run, "
-            "or remove it to start afresh; nothing was sent",
-        )
+    setup = prepare_journal(journal_path, resume=resume, fingerprint=plan.sha256, console=console)
+    if setup is None:
         return ExitCode.USAGE
-    try:
-        if resume and journal_path is not None and Path(journal_path).exists():
-            done = load_journal(journal_path, plan_sha256=plan.sha256)
-            console.print(f"resuming: {len(done)} update(s) already final in {journal_path}")
-        if journal_path is not None:
-            journal = Journal.open(journal_path, plan_sha256=plan.sha256, resume=resume)
-    except (JournalError, OSError) as error:
-        print_error(console, f"journal {journal_path}: {error}")
-        return ExitCode.USAGE
+    done = setup.done
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
         return _items(plan, done)
@@ -93,13 +78,12 @@ def run_apply(
         json_lines=json_lines,
         title=title,
         dry_run=dry_run,
-        journal=journal,
+        journal=setup.journal,
     )
     try:
         return anyio.run(functools.partial(execute, request, console=console))
     finally:
-        if journal is not None:
-            journal.close()
+        setup.close()
 
 
 @click.command("apply")

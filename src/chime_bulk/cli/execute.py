@@ -29,6 +29,7 @@ from .._model.results import AttendeeResult, Status
 from .._model.update import BatchExcept, Update
 from .._policy.classification import ErrorKind
 from ..progress import FanOut, ProgressListener
+from ..state_aware import StatePlan
 from .common import CommonOptions, ExitCode
 from .output import JsonLines, ProgressBar, print_error, print_summary
 
@@ -38,7 +39,7 @@ __all__ = ["RunRequest", "execute", "finish"]
 _INTERRUPT_GRACE_S = 15.0
 
 #: Reads what to do once a client exists (state-aware commands list attendees first).
-ItemSource = Callable[[BulkUpdater], Awaitable[Iterable[Item]]]
+ItemSource = Callable[[BulkUpdater], Awaitable[Iterable[Item] | StatePlan]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,9 +95,13 @@ def _planned(item: Item) -> list[AttendeeResult]:
     return [AttendeeResult.unsent(update, Status.PLANNED) for update in updates]
 
 
-def _dry_run(items: Iterable[Item], *, json_lines: bool, console: Console) -> Report:
+def _dry_run(items: Iterable[Item] | StatePlan, *, json_lines: bool, console: Console) -> Report:
     """The report a run would start from: `planned` for what would be sent; nothing is sent."""
     builder = ReportBuilder()
+    if isinstance(items, StatePlan):
+        for meeting in items.meetings:
+            console.print(meeting.describe(), highlight=False)
+        items = items.items()
     listener = JsonLines() if json_lines else None
     planned = requests = 0
     for item in items:
