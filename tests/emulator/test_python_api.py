@@ -34,10 +34,12 @@ def test_public_names() -> None:
     """The package exports exactly its public API."""
     assert sorted(emulator_package.__all__) == sorted(
         [
+            "DEFAULT_LOG_LIMIT",
             "OPERATIONS",
             "WRITE_OPERATIONS",
             "Brownout",
             "Emulator",
+            "EmulatorError",
             "Faults",
             "RateLimit",
             "RequestRecord",

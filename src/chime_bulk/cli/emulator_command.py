@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ..emulator import Emulator, Faults, parse_rate_specs, run_forever
+from ..emulator import DEFAULT_LOG_LIMIT, Emulator, Faults, parse_rate_specs, run_forever
 
 __all__ = ["emulator_command"]
 
@@ -78,6 +78,13 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     type=click.Path(dir_okay=False, writable=True),
     help="Write endpoint, Region and meetings here (JSON) once listening.",
 )
+@click.option(
+    "--log-limit",
+    type=click.IntRange(1),
+    default=DEFAULT_LOG_LIMIT,
+    show_default=True,
+    help="Request log records kept (the oldest are dropped).",
+)
 def emulator_command(
     *,
     host: str,
@@ -92,6 +99,7 @@ def emulator_command(
     latency_ms: float,
     seed: int,
     ready_file: str | None,
+    log_limit: int,
 ) -> None:
     """Serve a local Amazon Chime SDK Meetings emulator (any SigV4 credentials work)."""
     try:
@@ -119,6 +127,7 @@ def emulator_command(
             attendees=attendees,
             ready_file=ready_file,
             on_ready=announce,
+            max_logged_requests=log_limit,
         )
     except KeyboardInterrupt:
         click.echo("emulator stopped", err=True)

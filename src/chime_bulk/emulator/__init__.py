@@ -35,17 +35,20 @@ A request whose SigV4 credential scope names another Region than the one the mee
 created in gets 404, as the real service's control Regions do.
 """
 
+from .errors import EmulatorError
 from .faults import Brownout, Faults
 from .operations import OPERATIONS, WRITE_OPERATIONS
 from .quota import RateLimit, TokenBucket, parse_rate_spec, parse_rate_specs
-from .server import Emulator, run_forever, serve
+from .server import DEFAULT_LOG_LIMIT, Emulator, run_forever, serve
 from .state import RequestRecord
 
 __all__ = [
+    "DEFAULT_LOG_LIMIT",
     "OPERATIONS",
     "WRITE_OPERATIONS",
     "Brownout",
     "Emulator",
+    "EmulatorError",
     "Faults",
     "RateLimit",
     "RequestRecord",

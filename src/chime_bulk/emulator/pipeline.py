@@ -79,15 +79,26 @@ class Pipeline:
         quota: Quota,
         faults: FaultInjector,
         clock: Callable[[], float],
+        on_error: Callable[[BaseException], None],
     ) -> None:
+        self._on_error = on_error
         self._store = store
         self._quota = quota
         self._faults = faults
         self._clock = clock
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
-        now = self._clock()
         request_id = new_request_id()
+        try:
+            return await self._serve(request, request_id)
+        except Exception as error:
+            # A bug of the emulator's: answer like the service would, and let stop() raise it.
+            self._on_error(error)
+            failure = ServiceError("ServiceFailureException", "The emulator failed internally.")
+            return error_response(failure, request_id=request_id)
+
+    async def _serve(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
+        now = self._clock()
         latency_ms = self._faults.faults.latency_ms
         if latency_ms:
             await asyncio.sleep(latency_ms / 1000)

@@ -24,6 +24,7 @@ import anyio
 import anyio.to_thread
 from aiohttp import web
 
+from .errors import EmulatorError
 from .faults import Brownout, FaultInjector, Faults
 from .handlers import MEDIA_REGIONS, create_meeting
 from .pipeline import Pipeline
@@ -36,7 +37,8 @@ __all__ = ["Emulator", "run_forever", "serve"]
 
 _P = ParamSpec("_P")
 _SHUTDOWN_TIMEOUT_S = 2.0
-_DEFAULT_MAX_LOGGED = 1_000_000
+#: About 40 MB of records at most; the admin API and `requests` page through them.
+DEFAULT_LOG_LIMIT = 50_000
 
 
 class Emulator:
@@ -51,7 +53,10 @@ class Emulator:
     from one `random.Random(seed)`; `seed` also makes meeting and attendee IDs reproducible.
     `clock` drives quotas, brownouts and `RequestRecord.time`. `ready_file`, when given, receives
     `{"endpoint_url", "region", "meetings"}` as JSON once the server listens. The request
-    log keeps the last `max_logged_requests` records.
+    log keeps the last `max_logged_requests` records (`DEFAULT_LOG_LIMIT` by default).
+
+    An error the server meets after start-up (a handler's exception, answered 500) is raised
+    from `stop()` (and so from `with`/`async with`) as `EmulatorError`, never lost.
     """
 
     def __init__(
@@ -66,7 +71,7 @@ class Emulator:
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         ready_file: str | os.PathLike[str] | None = None,
-        max_logged_requests: int = _DEFAULT_MAX_LOGGED,
+        max_logged_requests: int = DEFAULT_LOG_LIMIT,
     ) -> None:
         self.host = host
         self.region = region
@@ -76,13 +81,18 @@ class Emulator:
         self._quota = Quota(rates, clock=clock)
         self._faults = FaultInjector(faults, tuple(brownouts), seed=seed)
         self._pipeline = Pipeline(
-            store=self._store, quota=self._quota, faults=self._faults, clock=clock
+            store=self._store,
+            quota=self._quota,
+            faults=self._faults,
+            clock=clock,
+            on_error=self._record_error,
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._port: int | None = None
         self._startup_error: BaseException | None = None
+        self._serving_error: BaseException | None = None
 
     def __repr__(self) -> str:
         where = self.endpoint_url if self._port is not None else "not started"
@@ -120,7 +130,10 @@ class Emulator:
             self.write_ready_file(self._ready_file)
 
     def stop(self) -> None:
-        """Stop serving and wait for the server thread to finish; idempotent."""
+        """Stop serving and wait for the server thread to finish; idempotent.
+
+        Raises `EmulatorError` (once) if the server failed while serving.
+        """
         thread, loop, stop_event = self._thread, self._loop, self._stop_event
         if thread is None:
             return
@@ -129,6 +142,18 @@ class Emulator:
         thread.join()
         self._thread = self._loop = self._stop_event = None
         self._port = None
+        self.raise_serving_error()
+
+    def raise_serving_error(self) -> None:
+        """Raise `EmulatorError` if the server has failed since started (then forget it)."""
+        error, self._serving_error = self._serving_error, None
+        if error is not None:
+            raise EmulatorError(f"the emulator failed while serving: {error!r}") from error
+
+    def _record_error(self, error: BaseException) -> None:
+        # Only the first: later ones are usually its consequences.
+        if self._serving_error is None:
+            self._serving_error = error
 
     def __enter__(self) -> Self:
         self.start()
@@ -140,7 +165,7 @@ class Emulator:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        _stop_keeping(self.stop, exc)
 
     async def __aenter__(self) -> Self:
         await anyio.to_thread.run_sync(self.start)
@@ -153,14 +178,17 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self.stop)
+            await anyio.to_thread.run_sync(_stop_keeping, self.stop, exc)
 
     def _run(self, ready: threading.Event) -> None:
         try:
             asyncio.run(self._serve(ready))
-        except BaseException as error:  # reported to start(), which re-raises it
-            self._startup_error = error
-            ready.set()
+        except BaseException as error:  # re-raised by start() or, once serving, by stop()
+            if ready.is_set():
+                self._record_error(error)
+            else:
+                self._startup_error = error
+                ready.set()
 
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -362,6 +390,18 @@ class Emulator:
             raise
 
 
+def _stop_keeping(stop: Callable[[], None], exc: BaseException | None) -> None:
+    """`stop()`, but an error already propagating stays the one raised (the emulator's is
+    attached to it as a note) rather than being replaced."""
+    if exc is None:
+        stop()
+        return
+    try:
+        stop()
+    except EmulatorError as error:
+        exc.add_note(f"and then: {error}")
+
+
 async def serve(
     *,
     host: str = "127.0.0.1",
@@ -376,6 +416,7 @@ async def serve(
     features: Mapping[str, Any] | None = None,
     ready_file: str | os.PathLike[str] | None = None,
     on_ready: Callable[[Emulator], None] | None = None,
+    max_logged_requests: int = DEFAULT_LOG_LIMIT,
 ) -> NoReturn:
     """Run an emulator until cancelled: seed it, write `ready_file`, call `on_ready(emu)`.
 
@@ -390,6 +431,7 @@ async def serve(
         faults=faults,
         brownouts=brownouts,
         seed=seed,
+        max_logged_requests=max_logged_requests,
     ) as emu:
         emu.seed(meetings=meetings, attendees=attendees, features=features)
         if ready_file is not None:
