@@ -98,7 +98,7 @@ def test_seeded_emulator_serves_boto3(start_emulator: Any) -> None:
             AttendeeId=target,
             Capabilities={"Audio": "SendReceive", "Video": "None", "Content": "Receive"},
         )
-    with pytest.raises(client.exceptions.BadRequestException):
+    with pytest.raises(client.exceptions.ClientError, match="ValidationException"):
         client.update_attendee_capabilities(
             MeetingId=meeting, AttendeeId="0123456789abcdef01234567-89abcdef", Capabilities=MUTED
         )

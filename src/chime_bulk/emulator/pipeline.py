@@ -1,8 +1,9 @@
 """The per-request pipeline: every check, fault and write in the order the service meets them.
 
 Order: latency → SigV4 present (403) → `unauthorized` fault (401) → known operation →
-quota (429) → brownout (503) → p503 → p500 → validation and lookups (400/404) → churn →
-reset before write → write → p500 after write / reset after write → response.
+quota (429) → the model's constraints (400, `model`) → brownout (503) → p503 → p500 →
+the service's own rules and lookups (400/404) → churn → reset before write → write →
+p500 after write / reset after write → response.
 
 A request stopped before the write changes nothing. Each request is logged once as a
 `RequestRecord`. The hot path does no logging and no I/O beyond the response itself.
@@ -22,6 +23,7 @@ from aiohttp import web
 from . import operations as ops
 from .faults import FaultInjector
 from .handlers import HANDLERS, Call, Result, prepare_write
+from .model import check_operation_input
 from .quota import Quota
 from .state import RequestRecord, Store
 from .validation import parse_body
@@ -167,6 +169,13 @@ class Pipeline:
         if not self._quota.try_acquire(route.operation):
             raise ServiceError("ThrottlingException", "Rate exceeded.")
         call = Call(route=route, body=parse_body(body), query=request.query, region=region)
+        # The model's constraints come before any lookup, as the service's front end has them.
+        check_operation_input(
+            route.operation,
+            uri={"MeetingId": route.meeting_id, "AttendeeId": route.attendee_id},
+            query=call.query,
+            body=call.body,
+        )
         if route.operation in ops.WRITE_OPERATIONS:
             return self._write(call, now)
         result = HANDLERS[route.operation](call, self._store)

@@ -27,6 +27,7 @@ from aiohttp import web
 from .errors import EmulatorError
 from .faults import Brownout, FaultInjector, Faults
 from .handlers import MEDIA_REGIONS, create_meeting
+from .model import check_shape
 from .pipeline import Pipeline
 from .quota import Quota, RateLimit
 from .state import RequestRecord, Store
@@ -248,7 +249,7 @@ class Emulator:
             except ServiceError as error:
                 raise ValueError(error.message) from None
             if attendees > meeting.max_attendees:
-                self._store.remove_meeting(meeting.meeting_id)
+                self._store.remove_meeting(meeting.meeting_id, reason="removed")
                 raise ValueError(f"a meeting holds at most {meeting.max_attendees} attendees")
             for _ in range(attendees):
                 self._store.add_attendee(
@@ -286,6 +287,7 @@ class Emulator:
         if capabilities is None:
             return default_capabilities(features)
         try:
+            check_shape("AttendeeCapabilities", dict(capabilities), path="capabilities")
             return parse_capabilities(dict(capabilities), features=features)
         except ServiceError as error:
             raise ValueError(error.message) from None
@@ -304,12 +306,12 @@ class Emulator:
     def remove_attendee(self, meeting_id: str, attendee_id: str) -> bool:
         """Make an attendee leave; False if it was not there."""
         with self._store.lock:
-            return self._store.remove_attendee(meeting_id, attendee_id)
+            return self._store.remove_attendee(meeting_id, attendee_id, reason="removed")
 
     def remove_meeting(self, meeting_id: str) -> bool:
         """End a meeting (its attendees go with it); False if it was not there."""
         with self._store.lock:
-            return self._store.remove_meeting(meeting_id)
+            return self._store.remove_meeting(meeting_id, reason="removed")
 
     # --- ground truth ---------------------------------------------------------------------
 

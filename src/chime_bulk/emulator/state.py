@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["ACCOUNT_ID", "Attendee", "Meeting", "RequestRecord", "Store"]
+__all__ = ["ACCOUNT_ID", "Attendee", "Departure", "Meeting", "RequestRecord", "Store"]
 
 #: The account the emulated resources belong to (it appears in meeting ARNs).
 ACCOUNT_ID: Final = "123456789012"
@@ -40,6 +40,15 @@ class RequestRecord:
     error_code: str | None
     state_changed: bool
     request_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """An attendee that left, and why: the operation, "churn" (a fault), or "removed"."""
+
+    meeting_id: str
+    attendee_id: str
+    reason: str
 
 
 @dataclass(slots=True, eq=False)
@@ -73,8 +82,13 @@ class Meeting:
     primary_meeting_id: str | None = None
     tenant_ids: list[str] | None = None
     attendees: dict[str, Attendee] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # casefolded ExternalUserId -> ID
     tags: dict[str, str] = field(default_factory=dict)
     transcribing: bool = False
+
+    def attendee_of_user(self, external_user_id: str) -> Attendee | None:
+        attendee_id = self.users.get(external_user_id.casefold())
+        return None if attendee_id is None else self.attendees.get(attendee_id)
 
     @property
     def arn(self) -> str:
@@ -125,6 +139,7 @@ class Store:
         self.meetings: dict[str, Meeting] = {}
         self.client_tokens: dict[str, str] = {}  # ClientRequestToken -> MeetingId
         self.log: deque[RequestRecord] = deque(maxlen=max_logged_requests)
+        self.departed: deque[Departure] = deque(maxlen=max_logged_requests)
         self._write_counts: dict[tuple[str, str], int] = {}
         self._ids = random.Random(f"chime-bulk-emulator-ids/{seed}")
         self._seq = 0
@@ -170,16 +185,26 @@ class Store:
             seq=self._seq,
         )
         meeting.attendees[attendee.attendee_id] = attendee
+        meeting.users[external_user_id.casefold()] = attendee.attendee_id
         return attendee
 
-    def remove_attendee(self, meeting_id: str, attendee_id: str) -> bool:
+    def remove_attendee(self, meeting_id: str, attendee_id: str, *, reason: str) -> bool:
+        """An attendee leaves (`reason`: the operation, "churn", or who removed it)."""
         meeting = self.meetings.get(meeting_id)
+        attendee = None if meeting is None else meeting.attendees.pop(attendee_id, None)
+        if meeting is None or attendee is None:
+            return False
+        meeting.users.pop(attendee.external_user_id.casefold(), None)
+        self.departed.append(Departure(meeting_id, attendee_id, reason))
+        return True
+
+    def remove_meeting(self, meeting_id: str, *, reason: str) -> bool:
+        """A meeting ends; its attendees depart with `reason`."""
+        meeting = self.meetings.pop(meeting_id, None)
         if meeting is None:
             return False
-        return meeting.attendees.pop(attendee_id, None) is not None
-
-    def remove_meeting(self, meeting_id: str) -> bool:
-        return self.meetings.pop(meeting_id, None) is not None
+        self.departed.extend(Departure(meeting_id, a, reason) for a in meeting.attendees)
+        return True
 
     def write(self, meeting: Meeting, attendee: Attendee, capabilities: Mapping[str, str]) -> None:
         """Set `attendee`'s capabilities through the API (counted in `write_count`)."""
