@@ -35,6 +35,7 @@ A request whose SigV4 credential scope names another Region than the one the mee
 created in gets 404, as the real service's control Regions do.
 """
 
+from .config import FaultConfig, fault_config_to_json, load_fault_config, parse_fault_config
 from .errors import EmulatorError
 from .faults import Brownout, Faults
 from .operations import OPERATIONS, WRITE_OPERATIONS
@@ -49,10 +50,14 @@ __all__ = [
     "Brownout",
     "Emulator",
     "EmulatorError",
+    "FaultConfig",
     "Faults",
     "RateLimit",
     "RequestRecord",
     "TokenBucket",
+    "fault_config_to_json",
+    "load_fault_config",
+    "parse_fault_config",
     "parse_rate_spec",
     "parse_rate_specs",
     "run_forever",

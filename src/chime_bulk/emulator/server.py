@@ -79,6 +79,7 @@ class Emulator:
         self._requested_port = port
         self._ready_file = ready_file
         self._store = Store(seed=seed, max_logged_requests=max_logged_requests)
+        self._clock = clock
         self._quota = Quota(rates, clock=clock)
         self._faults = FaultInjector(faults, tuple(brownouts), seed=seed)
         self._pipeline = Pipeline(
@@ -201,6 +202,8 @@ class Emulator:
             site = web.TCPSite(runner, self.host, self._requested_port)
             await site.start()
             self._port = runner.addresses[0][1]
+            with self._store.lock:
+                self._faults.mark_started(self._clock())
             ready.set()
             await self._stop_event.wait()
         finally:
@@ -362,9 +365,25 @@ class Emulator:
         self._faults.faults = faults
 
     def add_brownout(self, brownout: Brownout) -> None:
-        """Add a brownout window (its `after_requests` counts every request ever received)."""
+        """Add a brownout window (its `after_requests` counts every request ever received,
+        its `start_s` counts from when the emulator started)."""
         with self._store.lock:
             self._faults.add_brownout(brownout)
+
+    @property
+    def brownouts(self) -> tuple[Brownout, ...]:
+        with self._store.lock:
+            return self._faults.brownouts
+
+    def set_brownouts(self, brownouts: Iterable[Brownout]) -> None:
+        """Replace the brownout windows."""
+        with self._store.lock:
+            self._faults.set_brownouts(tuple(brownouts))
+
+    def acknowledged_count(self, meeting_id: str, attendee_id: str) -> int:
+        """How many of `write_count`'s writes were answered 200 (not lost to a 500 or reset)."""
+        with self._store.lock:
+            return self._store.acknowledged_count(meeting_id, attendee_id)
 
     @property
     def rates(self) -> dict[str, RateLimit]:

@@ -141,6 +141,7 @@ class Store:
         self.log: deque[RequestRecord] = deque(maxlen=max_logged_requests)
         self.departed: deque[Departure] = deque(maxlen=max_logged_requests)
         self._write_counts: dict[tuple[str, str], int] = {}
+        self._acknowledged: dict[tuple[str, str], int] = {}
         self._ids = random.Random(f"chime-bulk-emulator-ids/{seed}")
         self._seq = 0
         self._names = 0
@@ -212,8 +213,17 @@ class Store:
         key = (meeting.meeting_id, attendee.attendee_id)
         self._write_counts[key] = self._write_counts.get(key, 0) + 1
 
+    def acknowledge(self, meeting: Meeting, attendees: list[Attendee]) -> None:
+        """The writes just applied to `attendees` were answered 200 (not lost to a fault)."""
+        for attendee in attendees:
+            key = (meeting.meeting_id, attendee.attendee_id)
+            self._acknowledged[key] = self._acknowledged.get(key, 0) + 1
+
     def write_count(self, meeting_id: str, attendee_id: str) -> int:
         return self._write_counts.get((meeting_id, attendee_id), 0)
+
+    def acknowledged_count(self, meeting_id: str, attendee_id: str) -> int:
+        return self._acknowledged.get((meeting_id, attendee_id), 0)
 
     def attendee(self, meeting_id: str, attendee_id: str) -> Attendee | None:
         meeting = self.meetings.get(meeting_id)

@@ -75,12 +75,20 @@ BODY_CODE: Final[Mapping[str, str]] = {
 class ServiceError(Exception):
     """An error response the service sends; raised by handlers, rendered by `error_response`."""
 
-    def __init__(self, code: str, message: str, *, retry_after_s: float | None = None) -> None:
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retry_after_s: float | None = None,
+        amz_retry_after: bool = False,
+    ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.status = ERROR_STATUS[code]
         self.message = message
         self.retry_after_s = retry_after_s
+        self.amz_retry_after = amz_retry_after
 
     @property
     def body_code(self) -> str:
@@ -125,5 +133,8 @@ def error_response(error: ServiceError, *, request_id: str) -> web.Response:
     }
     if error.retry_after_s is not None:
         headers["Retry-After"] = format_seconds(error.retry_after_s)
+        if error.amz_retry_after:
+            # Some AWS SDKs (e.g. the Rust SDK's) read this one, in milliseconds.
+            headers["x-amz-retry-after"] = str(round(error.retry_after_s * 1000))
     body = {"Code": error.body_code, "Message": error.message, "RequestId": request_id}
     return web.Response(status=error.status, body=json.dumps(body).encode(), headers=headers)
