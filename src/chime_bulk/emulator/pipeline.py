@@ -14,13 +14,14 @@ from __future__ import annotations
 import asyncio
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Final
 
 from aiohttp import web
 
 from . import operations as ops
+from .admin import ADMIN_PREFIX
 from .faults import AUTH_FAILURES, FaultInjector, Faults
 from .handlers import HANDLERS, Call, PendingWrite, Result, prepare_write
 from .model import check_operation_input
@@ -43,6 +44,7 @@ class _Outcome:
     error: ServiceError | None = None
     state_changed: bool = False
     reset: bool = False
+    fault: str | None = None
 
 
 def signing_region(authorization: str | None) -> str | None:
@@ -86,7 +88,9 @@ class Pipeline:
         faults: FaultInjector,
         clock: Callable[[], float],
         on_error: Callable[[BaseException], None],
+        admin: Callable[[web.BaseRequest, str], Awaitable[web.StreamResponse]],
     ) -> None:
+        self._admin = admin
         self._on_error = on_error
         self._in_flight: list[tuple[str | None, str | None]] = []
         self._store = store
@@ -105,6 +109,8 @@ class Pipeline:
             return error_response(failure, request_id=request_id)
 
     async def _serve(self, request: web.BaseRequest, request_id: str) -> web.StreamResponse:
+        if request.path.startswith(ADMIN_PREFIX):
+            return await self._admin(request, request_id)
         now = self._clock()
         route = ops.resolve(request.method, request.path, request.query.get("operation"))
         faults = self._faults.faults
@@ -157,7 +163,7 @@ class Pipeline:
         else:
             assert outcome.result is not None
             status, code = outcome.result[0], None
-        self._store.log.append(
+        self._store.append_record(
             RequestRecord(
                 time=now,
                 operation=route.operation if route else UNKNOWN_OPERATION,
@@ -167,6 +173,7 @@ class Pipeline:
                 error_code=code,
                 state_changed=outcome.state_changed,
                 request_id=request_id,
+                fault=outcome.fault or (outcome.error.fault if outcome.error else None),
             )
         )
 
@@ -202,7 +209,7 @@ class Pipeline:
         auth_code = settings.auth_code
         operation = route.operation if route else UNKNOWN_OPERATION
         if auth_code is not None and settings.hits(operation, every_request=True):
-            raise ServiceError(auth_code, AUTH_FAILURES[auth_code][1])
+            raise ServiceError(auth_code, AUTH_FAILURES[auth_code][1], fault="auth_failure")
         if route is None:
             raise ServiceError(
                 "UnknownOperationException",
@@ -229,27 +236,37 @@ class Pipeline:
         settings = faults.faults
         if conflict:
             raise ServiceError(
-                "ConflictException", "Another write to this attendee is in progress."
+                "ConflictException",
+                "Another write to this attendee is in progress.",
+                fault="conflict_on_overlap",
             )
         retry_after = faults.brownout_retry_after(now)
         if retry_after is not None:
-            raise _unavailable(retry_after, settings)
+            raise _unavailable(retry_after, settings, fault="brownout")
         if faults.strikes(settings.p503):
-            raise _unavailable(settings.retry_after_s, settings)
+            raise _unavailable(settings.retry_after_s, settings, fault="p503")
         if faults.strikes(settings.p500):
-            raise ServiceError("ServiceFailureException", "Injected failure before the write.")
+            raise ServiceError(
+                "ServiceFailureException", "Injected failure before the write.", fault="p500"
+            )
 
     def _apply(self, call: Call, *, faulted: bool) -> _Outcome:
         faults = self._faults
         settings = faults.faults
         operation = call.route.operation
         pending: PendingWrite | None = None
+        churned = None
         if operation in ops.WRITE_OPERATIONS:
             pending = prepare_write(call, self._store)
             if faulted and faults.strikes(settings.p_churn):
-                pending.churn(self._store, faults.choose)
+                churned = "p_churn"
+                try:
+                    pending.churn(self._store, faults.choose)
+                except ServiceError as gone:
+                    gone.fault = churned
+                    raise
         if faulted and faults.strikes(settings.p_reset_before_write):
-            return _Outcome(reset=True)
+            return _Outcome(reset=True, fault="p_reset_before_write")
         if pending is not None:
             result = pending.apply(self._store)
             changed = pending.changes_state
@@ -257,13 +274,17 @@ class Pipeline:
             result = HANDLERS[operation](call, self._store)
             changed = operation in ops.MUTATING_OPERATIONS
         if faulted and faults.strikes(settings.p500_after_write):
-            error = ServiceError("ServiceFailureException", "Injected failure after the write.")
-            return _Outcome(error=error, state_changed=changed)
+            failure = ServiceError(
+                "ServiceFailureException",
+                "Injected failure after the write.",
+                fault="p500_after_write",
+            )
+            return _Outcome(error=failure, state_changed=changed)
         if faulted and faults.strikes(settings.p_reset_after_write):
-            return _Outcome(reset=True, state_changed=changed)
+            return _Outcome(reset=True, state_changed=changed, fault="p_reset_after_write")
         if pending is not None:
             self._store.acknowledge(pending.meeting, pending.targets)
-        return _Outcome(result=result, state_changed=changed)
+        return _Outcome(result=result, state_changed=changed, fault=churned)
 
 
 def _write_key(route: ops.Route | None) -> tuple[str | None, str | None] | None:
@@ -273,10 +294,11 @@ def _write_key(route: ops.Route | None) -> tuple[str | None, str | None] | None:
     return route.meeting_id, route.attendee_id
 
 
-def _unavailable(retry_after_s: float, settings: Faults) -> ServiceError:
+def _unavailable(retry_after_s: float, settings: Faults, *, fault: str) -> ServiceError:
     return ServiceError(
         "ServiceUnavailableException",
         "The service is unavailable; retry later.",
         retry_after_s=retry_after_s,
         amz_retry_after=settings.x_amz_retry_after,
+        fault=fault,
     )

@@ -24,6 +24,8 @@ import anyio
 import anyio.to_thread
 from aiohttp import web
 
+from .admin import handle_admin
+from .config import FaultConfig
 from .errors import EmulatorError
 from .faults import Brownout, FaultInjector, Faults
 from .handlers import MEDIA_REGIONS, create_meeting
@@ -88,6 +90,7 @@ class Emulator:
             faults=self._faults,
             clock=clock,
             on_error=self._record_error,
+            admin=functools.partial(handle_admin, self),
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -352,13 +355,88 @@ class Emulator:
 
     def clear_requests(self) -> None:
         with self._store.lock:
-            self._store.log.clear()
+            self._store.clear_log()
+
+    def request_page(
+        self, *, after: int, limit: int
+    ) -> tuple[list[tuple[int, RequestRecord]], int]:
+        """Up to `limit` `(seq, record)` logged after sequence number `after`, and how many
+        records the bounded log has dropped."""
+        with self._store.lock:
+            return self._store.log_page(after=after, limit=limit), self._store.dropped
+
+    def ground_truth(self) -> dict[str, Any]:
+        """Every attendee's capabilities and write counts, and who left and why (JSON form;
+        no ExternalUserId, no JoinToken)."""
+        with self._store.lock:
+            store = self._store
+            meetings = {
+                meeting.meeting_id: {
+                    "attendees": {
+                        attendee.attendee_id: {
+                            "capabilities": dict(attendee.capabilities),
+                            "writes_applied": store.write_count(meeting.meeting_id, attendee_id),
+                            "writes_acknowledged": store.acknowledged_count(
+                                meeting.meeting_id, attendee_id
+                            ),
+                        }
+                        for attendee_id, attendee in meeting.attendees.items()
+                    }
+                }
+                for meeting in store.meetings.values()
+            }
+            departed = [
+                {"meeting_id": d.meeting_id, "attendee_id": d.attendee_id, "reason": d.reason}
+                for d in store.departed
+            ]
+        return {"meetings": meetings, "departed": departed}
+
+    def stats(self) -> dict[str, Any]:
+        """Counts since start (or reset): requests, by operation, by status, by fault."""
+        with self._store.lock:
+            counters = dict(self._store.counters)
+            logged, dropped = len(self._store.log), self._store.dropped
+
+        def group(prefix: str) -> dict[str, int]:
+            return {
+                k[len(prefix) :]: v for k, v in sorted(counters.items()) if k.startswith(prefix)
+            }
+
+        return {
+            "requests": counters.get("requests", 0),
+            "state_changed": counters.get("state_changed", 0),
+            "logged": logged,
+            "dropped": dropped,
+            "by_operation": group("operation:"),
+            "by_status": group("status:"),
+            "by_fault": group("fault:"),
+        }
+
+    def reset(self) -> None:
+        """Back to empty: no meetings, no log, no faults, full quota buckets."""
+        with self._store.lock:
+            self._store.reset()
+            self._faults.faults = Faults()
+            self._faults.set_brownouts(())
+        self._quota.set_rates(self._quota.rates)
 
     # --- run-time knobs -------------------------------------------------------------------
 
     @property
     def faults(self) -> Faults:
         return self._faults.faults
+
+    @property
+    def fault_config(self) -> FaultConfig:
+        """The faults and brownouts now in force, as one value (the `--config` schema)."""
+        with self._store.lock:
+            return FaultConfig(faults=self._faults.faults, brownouts=self._faults.brownouts)
+
+    def set_fault_config(self, config: FaultConfig) -> None:
+        """Replace the faults and the brownout windows at once."""
+        with self._store.lock:
+            self._faults.faults = config.faults
+            self._faults.set_brownouts(config.brownouts)
 
     def set_faults(self, faults: Faults) -> None:
         """Replace the injected faults; the next request sees the new ones."""

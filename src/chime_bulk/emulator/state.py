@@ -11,7 +11,7 @@ import random
 import secrets
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -29,7 +29,7 @@ class RequestRecord:
     `status` is 0 when the connection was reset instead of answered; `state_changed` is True
     when the request changed the emulator's state (including a write followed by an injected
     500 or reset; an injected churn is the attendee's doing, not the request's). `time` is on
-    the emulator's clock.
+    the emulator's clock; `fault` names the injected fault that struck it, if any.
     """
 
     time: float
@@ -40,6 +40,20 @@ class RequestRecord:
     error_code: str | None
     state_changed: bool
     request_id: str
+    fault: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "operation": self.operation,
+            "meeting_id": self.meeting_id,
+            "attendee_id": self.attendee_id,
+            "status": self.status,
+            "error_code": self.error_code,
+            "fault": self.fault,
+            "state_changed": self.state_changed,
+            "request_id": self.request_id,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,11 +156,50 @@ class Store:
         self.departed: deque[Departure] = deque(maxlen=max_logged_requests)
         self._write_counts: dict[tuple[str, str], int] = {}
         self._acknowledged: dict[tuple[str, str], int] = {}
+        self.counters: Counter[str] = Counter()
+        self._next_seq = 1
+        self._cleared_through = 0
         self._ids = random.Random(f"chime-bulk-emulator-ids/{seed}")
         self._seq = 0
         self._names = 0
 
     # Every method below expects the caller to hold `lock`.
+
+    def append_record(self, record: RequestRecord) -> None:
+        self.log.append(record)
+        self._next_seq += 1
+        self.counters["requests"] += 1
+        self.counters[f"operation:{record.operation}"] += 1
+        self.counters[f"status:{record.status}"] += 1
+        if record.state_changed:
+            self.counters["state_changed"] += 1
+        if record.fault is not None:
+            self.counters[f"fault:{record.fault}"] += 1
+
+    def clear_log(self) -> None:
+        self.log.clear()
+        self._cleared_through = self._next_seq - 1
+
+    @property
+    def dropped(self) -> int:
+        """Records pushed out of the bounded log (not counting cleared ones)."""
+        return self._next_seq - 1 - self._cleared_through - len(self.log)
+
+    def log_page(self, *, after: int, limit: int) -> list[tuple[int, RequestRecord]]:
+        """Up to `limit` `(seq, record)` with seq > `after` (seq counts from 1, never reused)."""
+        first = self._next_seq - len(self.log)
+        start = max(0, after + 1 - first)
+        return [(first + i, self.log[i]) for i in range(start, min(len(self.log), start + limit))]
+
+    def reset(self) -> None:
+        """Forget every meeting, attendee, count and record (IDs keep coming from the seed)."""
+        self.meetings.clear()
+        self.client_tokens.clear()
+        self.departed.clear()
+        self._write_counts.clear()
+        self._acknowledged.clear()
+        self.counters.clear()
+        self.clear_log()
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))

@@ -82,6 +82,7 @@ class ServiceError(Exception):
         *,
         retry_after_s: float | None = None,
         amz_retry_after: bool = False,
+        fault: str | None = None,
     ) -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
@@ -89,6 +90,7 @@ class ServiceError(Exception):
         self.message = message
         self.retry_after_s = retry_after_s
         self.amz_retry_after = amz_retry_after
+        self.fault = fault  # the injected fault this error is, for the request log
 
     @property
     def body_code(self) -> str:
