@@ -160,6 +160,16 @@ class Emulator:
         if self._serving_error is None:
             self._serving_error = error
 
+    def client_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for `boto3.client("chime-sdk-meetings", **kwargs)` (and
+        aiobotocore's `create_client`): this endpoint, its Region, dummy credentials."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": self.region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
+
     def __enter__(self) -> Self:
         self.start()
         return self
