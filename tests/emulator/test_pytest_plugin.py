@@ -29,7 +29,7 @@ def mute_everyone(meeting_id, attendee_ids):
 
 
 def test_my_app_retries_throttling(chime_emulator_factory):
-    emulator = chime_emulator_factory(rates={"UpdateAttendeeCapabilities": RateLimit(200, 1)})
+    emulator = chime_emulator_factory(rates={"UpdateAttendeeCapabilities": RateLimit(20, 1)})
     ((meeting_id, attendee_ids),) = emulator.seed(meetings=1, attendees=2).items()
     mute_everyone(meeting_id, attendee_ids)
     assert all(emulator.capabilities(meeting_id, a) == MUTED for a in attendee_ids)
