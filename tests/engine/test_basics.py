@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from chime_bulk import BulkUpdater, Capabilities, RetryPolicy, Status, Update
@@ -86,7 +88,7 @@ async def test_async_iterables_are_pulled_lazily(emulator: Emulator) -> None:
     pulled = 0
     max_ahead = 0
 
-    async def generate():  # type: ignore[no-untyped-def]
+    async def generate() -> AsyncIterator[Update]:
         nonlocal pulled, max_ahead
         for update in updates:
             pulled += 1
