@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 from trio.testing import MockClock
 
 __all__ = [
+    "NOT_FOUND",
     "SERVER_ERROR",
     "THROTTLED",
     "TRIO_MOCK_CLOCK",
@@ -37,6 +38,8 @@ __all__ = [
     "FakeChime",
     "Fault",
     "Window",
+    "attendee_id",
+    "meeting_id",
     "unavailable",
 ]
 
