@@ -15,6 +15,7 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -31,6 +32,7 @@ from chime_bulk import (
     Status,
     Unpaced,
     Update,
+    load_journal,
 )
 from fakes import (
     SERVER_ERROR,
@@ -359,6 +361,26 @@ async def test_request_stop_sends_nothing_after_it(grace_s: float) -> None:
     made, answered = _stop_expectation(stop_at=1.01, grace_s=grace_s, latency_s=0.1, rate=50)
     assert (made, answered) == ((51, 51) if grace_s else (51, 46))
     _assert_stopped(report, updates, fake, stop_at=1.01, made=made, answered=answered)
+
+
+async def test_outside_cancellation_propagates_and_the_journal_holds_what_finished(
+    tmp_path: Path,
+) -> None:
+    """Cancelled from outside at 1.01 s, run() raises cancellation and its journal holds
+    exactly the 46 updates answered by then (calls at k/50 answered 0.1 s later)."""
+    fake = FakeChime.seeded(meetings=1, attendees=200, latency_s=0.1)
+    journal = tmp_path / "run.journal"
+    async with _updater(fake, pacing=FixedRate(rate=50), journal=journal) as bulk:
+        with anyio.move_on_after(1.01) as scope:
+            await bulk.run(mute_all(fake.meetings))
+            pytest.fail("run() returned although it was cancelled")
+    assert scope.cancelled_caught
+    done = load_journal(journal)
+    answered = {call.key for call in fake.calls if call.answered is not None}
+    assert len(answered) == 46
+    assert set(done) == answered
+    assert {result.status for result in done.values()} == {Status.SUCCEEDED}
+    assert max(call.time for call in fake.calls) <= 1.01
 
 
 async def test_a_fatal_error_aborts_at_once() -> None:
