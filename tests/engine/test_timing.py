@@ -25,6 +25,7 @@ from chime_bulk import (
     Adaptive,
     BrownoutPolicy,
     BulkUpdater,
+    Capabilities,
     FixedRate,
     Report,
     RetryPolicy,
@@ -275,6 +276,26 @@ async def test_a_quota_bound_faulty_run_accounts_for_everything() -> None:
     duration = max(call.time for call in fake.calls)
     assert (accepted - 20) / 50 <= duration <= 1.05 * accepted / 50
     assert report.summary.throttled <= 0.05 * report.summary.requests
+
+
+async def test_a_throttled_listing_page_is_retried_and_the_listing_is_complete() -> None:
+    """Listing 250 attendees (three pages) through a 2/s quota with a burst of 1: each 429'd
+    page is retried until it gets through, the accepted pages are at least the quota's 0.5 s
+    apart, and every attendee comes back with its capabilities (and no JoinToken)."""
+    fake = FakeChime.seeded(meetings=1, attendees=250, rate=2, burst=1)
+    ((meeting, attendees),) = fake.meetings.items()
+    async with _updater(fake) as bulk:
+        listed = await bulk.list_attendees(meeting)
+
+    assert [a.attendee_id for a in listed] == attendees
+    everything = Capabilities("SendReceive", "SendReceive", "SendReceive")
+    assert all(a.capabilities == everything for a in listed)
+    accepted = [call.time for call in fake.calls if call.status == 200]
+    assert len(accepted) == 3
+    assert all(later - earlier >= 0.5 - EXACT for earlier, later in pairwise(accepted))
+    assert any(call.status == 429 for call in fake.calls)
+    assert fake.calls[-1].status == 200  # the last 429 was retried too
+    assert "JoinToken" not in repr(listed)
 
 
 # -- stopping ----------------------------------------------------------------------------------
