@@ -195,6 +195,41 @@ async def test_a_brownout_pauses_everyone_then_one_probe_reopens(
     _assert_report_matches_the_fake(report, updates, fake)
 
 
+async def test_with_latency_the_gate_follows_the_answers_not_the_sends() -> None:
+    """With 55 ms latency the gate closes when the fourth 503 *arrives* (calls sent before that
+    are stragglers, answered during the pause without effect), and it reopens only when the
+    probe's success arrives: one probe, and nothing else on the wire while it is out."""
+    fake = FakeChime.seeded(
+        meetings=2,
+        attendees=200,
+        latency_s=0.055,
+        windows=[Window(start=1.005, end=3.005, fault=unavailable(1.0))],
+    )
+    updates = mute_all(fake.meetings)
+    async with _updater(fake, pacing=FixedRate(rate=100), max_concurrency=16) as bulk:
+        report = await bulk.run(updates)
+
+    def sent(start: float, end: float) -> list[float]:
+        """Call times in the open interval (start, end)."""
+        return [c.time for c in fake.calls if start + EXACT < c.time < end - EXACT]
+
+    def at(moment: float) -> list[Call]:
+        return [c for c in fake.calls if abs(c.time - moment) < EXACT]
+
+    # The cluster (1.01 .. 1.04) and the five sent before its fourth answer came at 1.095:
+    assert _times([c for c in fake.calls if c.status == 503]) == pytest.approx(
+        [1.01, 1.02, 1.03, 1.04, 1.05, 1.06, 1.07, 1.08, 1.09, 2.095], abs=EXACT
+    )
+    assert sent(1.09, 2.095) == []  # paused for Retry-After from 1.095
+    assert [c.status for c in at(2.095)] == [503]  # one probe, still in the brownout
+    assert sent(2.095, 3.15) == []  # its answer at 2.15 pauses again
+    assert [c.status for c in at(3.15)] == [200]  # one probe, after it
+    assert sent(3.15, 3.205) == []  # still out until 3.205
+    assert min(c.time for c in fake.calls if c.time > 3.15 + EXACT) == pytest.approx(3.205)
+    assert report.summary.by_status == {"succeeded": 400}
+    _assert_report_matches_the_fake(report, updates, fake)
+
+
 # -- retries -----------------------------------------------------------------------------------
 
 
