@@ -419,6 +419,34 @@ async def test_request_stop_sends_nothing_after_it(grace_s: float) -> None:
     _assert_stopped(report, updates, fake, stop_at=1.01, made=made, answered=answered)
 
 
+async def test_request_stop_during_a_brownout_pause_ends_the_run_at_once() -> None:
+    """A stop requested while the gate is paused (a 5 s Retry-After from 1.04 s) ends the run
+    at that instant: the waiting workers are released, nothing more is sent, and the updates
+    that met the 503s are cancelled naming it."""
+    fake = FakeChime.seeded(
+        meetings=1,
+        attendees=200,
+        windows=[Window(start=1.005, end=100, fault=unavailable(5.0))],
+    )
+    updates = mute_all(fake.meetings)
+    async with _updater(fake, pacing=FixedRate(rate=100), max_concurrency=8) as bulk:
+
+        async def stop_at(seconds: float) -> None:
+            await anyio.sleep(seconds)  # a virtual instant, not a wait for something
+            bulk.request_stop(grace_s=5)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stop_at, 2.0)
+            report = await bulk.run(updates)
+
+    assert report.summary.elapsed_s == pytest.approx(2.0, abs=EXACT)
+    assert max(call.time for call in fake.calls) == pytest.approx(1.04, abs=EXACT)
+    assert report.summary.by_status == {"succeeded": 101, "cancelled": 99}
+    met_503 = [r for r in report.results if r.attempts == 1 and r.status is Status.CANCELLED]
+    assert len(met_503) == 4
+    assert {r.error_code for r in met_503} == {"ServiceUnavailableException"}
+
+
 async def test_outside_cancellation_propagates_and_the_journal_holds_what_finished(
     tmp_path: Path,
 ) -> None:
