@@ -3,7 +3,17 @@
 `mute` and `unmute` change only the *sending* half of the chosen media and keep everything
 else an attendee has, so each attendee's desired state depends on its current one. Attendees
 that are already there are `unchanged` and those named in `--except` are `excluded`: both are
-reported, neither is sent.
+reported, neither is sent. `restore` undoes a run from its report.
+
+The arithmetic (`sending_changes`, `batched`, `undo_updates`) is pure; `plan_sending_change`
+reads the meetings through a `BulkUpdater` and returns what to hand to its `run()`::
+
+    async with BulkUpdater(region="us-east-1") as bulk:
+        plan = await plan_sending_change(bulk, [meeting], media=MediaSelection(video=True),
+                                         allow_send=False, excluded={host})
+        report = await bulk.run(plan.items)
+        ...
+        report = await bulk.run(undo_updates(report).updates)   # put it all back
 """
 
 from __future__ import annotations
@@ -11,14 +21,27 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ._aws.reads import AttendeeState
 from ._model.capabilities import Capabilities, Media, MeetingFeatures, capability_problems
-from ._model.report import AttendeeResult, Status
+from ._model.results import AttendeeResult, Status
 from ._model.update import BatchExcept, Update
 
-__all__ = ["MIN_BATCH", "MediaSelection", "batched", "sending_changes"]
+if TYPE_CHECKING:
+    from ._engine.updater import BulkUpdater
+    from ._model.report import Report
+
+__all__ = [
+    "MIN_BATCH",
+    "MediaSelection",
+    "SendingPlan",
+    "UndoPlan",
+    "batched",
+    "plan_sending_change",
+    "sending_changes",
+    "undo_updates",
+]
 
 #: The fewest attendees worth one BatchUpdateAttendeeCapabilitiesExcept instead of their own
 #: updates: below this the per-attendee calls are as cheap and report more precisely.
@@ -96,13 +119,13 @@ def _change(
     def decided(
         status: Status, message: str | None, desired: Capabilities | None = current
     ) -> AttendeeResult:
-        return AttendeeResult(
+        return AttendeeResult.decided(
             meeting_id=meeting_id,
             attendee_id=attendee.attendee_id,
             status=status,
             desired=desired,
             previous=current,
-            error_message=message,
+            message=message,
             region=region,
         )
 
@@ -167,3 +190,79 @@ def batched(
         region=region,
     )
     return [batch, *rest]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendingPlan:
+    """What a mute or unmute will do: `items` for `BulkUpdater.run`, and the `--except`
+    attendees that are in none of the meetings (`unknown_excluded`, sorted)."""
+
+    items: list[Update | BatchExcept | AttendeeResult]
+    unknown_excluded: list[str]
+
+
+async def plan_sending_change(
+    bulk: BulkUpdater,
+    meeting_ids: Iterable[str],
+    *,
+    media: MediaSelection,
+    allow_send: bool,
+    excluded: Collection[str] = (),
+    batch: bool = False,
+    region: str | None = None,
+) -> SendingPlan:
+    """Read each meeting (features, attendees) and plan the change of its sending.
+
+    With `batch=True` each meeting's most common change is folded into one
+    `BatchUpdateAttendeeCapabilitiesExcept` (see `batched`). Raises `ListingFailed` when a
+    meeting cannot be read.
+    """
+    items: list[Update | BatchExcept | AttendeeResult] = []
+    seen: set[str] = set()
+    for meeting_id in dict.fromkeys(meeting_ids):
+        features = await bulk.meeting_features(meeting_id, region=region)
+        attendees = await bulk.list_attendees(meeting_id, region=region)
+        listed = [attendee.attendee_id for attendee in attendees]
+        seen.update(listed)
+        changes = sending_changes(
+            meeting_id,
+            attendees,
+            media=media,
+            allow_send=allow_send,
+            excluded=excluded,
+            features=features,
+            region=region,
+        )
+        if batch:
+            items.extend(
+                batched(meeting_id, changes, listed=listed, excluded=excluded, region=region)
+            )
+        else:
+            items.extend(changes)
+    return SendingPlan(items=items, unknown_excluded=sorted(set(excluded) - seen))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UndoPlan:
+    """The updates that put back what a run changed, and how many changed attendees could
+    not be put back because the report does not know their previous state."""
+
+    updates: list[Update]
+    without_previous: int
+
+
+def undo_updates(report: Report) -> UndoPlan:
+    """Updates that return every attendee a run changed to its `previous` capabilities."""
+    updates = [
+        Update(
+            meeting_id=r.meeting_id,
+            attendee_id=r.attendee_id,
+            capabilities=r.previous,
+            region=r.region,
+            previous=r.desired,
+        )
+        for r in report.results
+        if r.status is Status.SUCCEEDED and r.previous is not None and r.previous != r.desired
+    ]
+    unknown = sum(r.status is Status.SUCCEEDED and r.previous is None for r in report.results)
+    return UndoPlan(updates=updates, without_previous=unknown)

@@ -51,10 +51,10 @@ def test_each_attendee_becomes_one_item() -> None:
     off = Capabilities("SendReceive", "Receive", "SendReceive")
     ids = [f"{n}0000000-0000-0000-0000-000000000000" for n in range(4)]
     attendees = [
-        AttendeeState(ids[0], on),
-        AttendeeState(ids[1], None),
-        AttendeeState(ids[2], off),
-        AttendeeState(ids[3], on),
+        AttendeeState(attendee_id=ids[0], capabilities=on),
+        AttendeeState(attendee_id=ids[1], capabilities=None),
+        AttendeeState(attendee_id=ids[2], capabilities=off),
+        AttendeeState(attendee_id=ids[3], capabilities=on),
     ]
     items = sending_changes(
         MEETING,
@@ -137,8 +137,8 @@ def test_batch_always_leaves_out_the_excepted_even_unlisted() -> None:
 def test_a_change_the_meeting_forbids_is_invalid() -> None:
     """With the meeting's features known, a desired state it would reject is not sent."""
     attendee = AttendeeState(
-        "aaaaaaaa-0000-0000-0000-000000000000",
-        Capabilities("SendReceive", "Receive", "SendReceive"),
+        attendee_id="aaaaaaaa-0000-0000-0000-000000000000",
+        capabilities=Capabilities("SendReceive", "Receive", "SendReceive"),
     )
     (item,) = sending_changes(
         MEETING,

@@ -1,10 +1,10 @@
 """`BulkUpdater`: bounded fan-out of capability updates with one retry layer and a full report.
 
 Data flows one way. `max_concurrency` workers pull the caller's updates lazily (any iterable
-or async iterable), each only when it is free, so memory is bounded by the concurrency, not
-by the plan. A worker validates the update and hands it to the `Sender`
-(gate, pacer, attempts, retries). Every update becomes exactly one `AttendeeResult`, which
-flows to the report (or to the caller of `stream()`), the journal and the progress listener.
+or async iterable, through `PlanIntake`), each only when it is free. A worker validates the
+update and hands its request to the `Sender` (gate, pacer, attempts, retries). Every update
+becomes exactly one `AttendeeResult`, which flows to the report (or to the caller of
+`stream()`), the journal and the progress listener.
 
 Stopping (a deadline, a fatal error, `request_stop()`) never loses an update: the workers keep
 draining the plan, and everything that will not be sent is reported `cancelled`.
@@ -14,55 +14,65 @@ from __future__ import annotations
 
 import contextlib
 import random as _random
-import time
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Collection,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from os import PathLike
 from typing import Any, Final, Self
 
 import anyio
 import structlog
-from anyio.abc import TaskGroup
 
 from .._aws.clients import ClientFactory, ClientSettings, warn_if_retrying
 from .._aws.reads import (
-    GET_MEETING_OPERATION,
-    LIST_OPERATION,
     AttendeeState,
     list_attendees,
     meeting_features,
 )
-from .._io.journal import Journal
+from .._io.journal import CLEANUP_TIMEOUT_S, Journal
 from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
-from .._model.report import AttendeeResult, Report, ReportBuilder, Status
+from .._model.report import Report, ReportBuilder
+from .._model.results import AttendeeResult, Status
 from .._model.update import BatchExcept, Update
 from .._model.validation import batch_problems, update_problems
 from .._policy.brownout import BrownoutGate, BrownoutPolicy
 from .._policy.pacing import Adaptive, Pacer, Pacing
 from .._policy.retry import RetryPolicy
 from ..progress import NullProgress, ProgressListener
-from .sender import Outcome, Request, RunState, Sender
+from .groups import unwrapped_group
+from .intake import Items, PlanIntake, check_items, total_of
+from .request import Outcome, Request
+from .run_state import RunState
+from .sender import Sender
 
-__all__ = ["BulkUpdater", "Item"]
+__all__ = ["BulkUpdater"]
 
 _OPERATION: Final = "UpdateAttendeeCapabilities"
 _BATCH_OPERATION: Final = "BatchUpdateAttendeeCapabilitiesExcept"
 _log = structlog.get_logger("chime_bulk")
 
-#: What a run takes: updates to send, batches (state-aware commands only), and results
-#: decided before the run (`unchanged`, `excluded`) that go to the report as they are.
-Item = Update | BatchExcept | AttendeeResult
+JournalTarget = str | PathLike[str] | Journal
+Sink = Callable[[int, AttendeeResult], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _RunSettings:
+    """The settings one run goes by: the updater's defaults unless the call gave its own."""
+
+    deadline: float | None
+    journal: JournalTarget | None
+    features: Mapping[str, MeetingFeatures]
+
+
+@dataclass(slots=True, eq=False)
+class _Run:
+    """One run: the state its requests share, its settings, and its first fatal result."""
+
+    state: RunState
+    settings: _RunSettings
+    intake: PlanIntake | None = None
+    fatal_result: AttendeeResult | None = None
 
 
 class BulkUpdater:
@@ -77,8 +87,10 @@ class BulkUpdater:
     Per-attendee failures never raise: they are rows of the report. A fatal error (401, 403,
     no credentials) stops the run and raises `RunAborted`, whose `.report` is complete.
 
-    `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from `meeting_features()`)
-    lets updates a meeting would reject be reported `invalid` without being sent.
+    `deadline`, `journal` and `meeting_features` are defaults for every run; `run()` and
+    `stream()` take their own. `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from
+    `meeting_features()`) lets updates a meeting would reject be reported `invalid` without
+    being sent.
     """
 
     def __init__(
@@ -93,17 +105,16 @@ class BulkUpdater:
         pacing: Pacing | None = None,
         brownout: BrownoutPolicy | None = None,
         deadline: float | None = None,
-        journal: str | PathLike[str] | Journal | None = None,
+        journal: JournalTarget | None = None,
         progress: ProgressListener | None = None,
         meeting_features: Mapping[str, MeetingFeatures] | None = None,
         grace_s: float = 3.0,
         random: _random.Random | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = anyio.current_time,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        if deadline is not None and not deadline > 0:
-            raise ValueError(f"deadline must be positive seconds, got {deadline}")
+        _check_deadline(deadline)
         self._settings = ClientSettings(
             region=region,
             profile=profile,
@@ -117,16 +128,16 @@ class BulkUpdater:
         self._retry = retry or RetryPolicy()
         self._pacing = pacing or Adaptive()
         self._brownout = brownout or BrownoutPolicy()
-        self._deadline = deadline
-        self._journal_target = journal
+        self._defaults = _RunSettings(
+            deadline=deadline, journal=journal, features=dict(meeting_features or {})
+        )
         self._progress: ProgressListener = progress or NullProgress()
         self._grace_s = grace_s
-        self._features = dict(meeting_features or {})
         self._random = random or _random.Random()
         self._clock = clock
         self._clients: ClientFactory | None = None
         self._sender: Sender | None = None
-        self._run: RunState | None = None
+        self._run: _Run | None = None
         # One pacer per (Region, operation), the scope of the service's quota; kept for the
         # updater's lifetime so a second run starts at the rate the first one learned.
         self._pacers: dict[tuple[str | None, str], Pacer] = {}
@@ -146,9 +157,10 @@ class BulkUpdater:
     async def __aexit__(self, *exc_info: object) -> None:
         self._sender = None
         if self._clients is not None:
-            with anyio.CancelScope(shield=True):
-                await self._clients.aclose()
-            self._clients = None
+            clients, self._clients = self._clients, None
+            # Bounded: a connection that hangs on close must not hang the program.
+            with anyio.move_on_after(CLEANUP_TIMEOUT_S, shield=True):
+                await clients.aclose()
 
     # -- public ----------------------------------------------------------------------------
 
@@ -158,28 +170,47 @@ class BulkUpdater:
         environment); `None` when nothing says. Known once the updater is entered."""
         return self._clients.default_region if self._clients is not None else None
 
-    async def run(self, updates: Iterable[Item] | AsyncIterable[Item]) -> Report:
-        """Apply every update; return the report in which each appears exactly once."""
+    async def run(
+        self,
+        updates: Items,
+        *,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+        meeting_features: Mapping[str, MeetingFeatures] | None = None,
+    ) -> Report:
+        """Apply every update; return the report in which each appears exactly once.
+
+        `deadline` (seconds), `journal` and `meeting_features` override the updater's.
+        """
+        check_items(updates)
         builder = ReportBuilder(clock=self._clock)
 
         async def keep(index: int, result: AttendeeResult) -> None:
             builder.add(result, index=index)
 
-        run = self._new_run()
-        await self._drive(updates, run, keep)
-        report = builder.build(total=run.fed, traffic=run.traffic)
+        settings = self._settings_for(deadline, journal, meeting_features)
+        async with self._session(settings) as run:
+            await self._drive(updates, run, keep)
+        assert run.intake is not None
+        report = builder.build(total=run.intake.fed, traffic=run.state.traffic)
         self._finish(report, run)
         return report
 
     @asynccontextmanager
     async def stream(
-        self, updates: Iterable[Item] | AsyncIterable[Item]
+        self,
+        updates: Items,
+        *,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+        meeting_features: Mapping[str, MeetingFeatures] | None = None,
     ) -> AsyncIterator[AsyncIterator[AttendeeResult]]:
         """Results as they finish; memory bounded by the concurrency, not the plan.
 
         `RunAborted` from a stream carries the summary of the whole run, and as `results`
         only the update that met the fatal error (the caller has been given the rest).
         """
+        check_items(updates)
         builder = ReportBuilder(clock=self._clock, keep_results=False)
         send, receive = anyio.create_memory_object_stream[AttendeeResult](
             max_buffer_size=self._concurrency
@@ -195,8 +226,8 @@ class BulkUpdater:
             async with send:
                 await self._drive(updates, run, forward)
 
-        run = self._new_run()
-        async with _unwrapped_group() as tg:
+        settings = self._settings_for(deadline, journal, meeting_features)
+        async with self._session(settings) as run, unwrapped_group() as tg:
             tg.start_soon(drive)
             try:
                 yield receive
@@ -204,9 +235,9 @@ class BulkUpdater:
                 # Every result is out, or the reader left early: then stop the run at once.
                 tg.cancel_scope.cancel()
                 receive.close()
-        report = builder.build(traffic=run.traffic)
-        if run.fatal is not None:
-            report = Report(results=[run.fatal], summary=report.summary)
+        report = builder.build(traffic=run.state.traffic)
+        if run.fatal_result is not None:
+            report = Report(results=[run.fatal_result], summary=report.summary)
         self._finish(report, run)
 
     async def list_attendees(
@@ -214,28 +245,17 @@ class BulkUpdater:
     ) -> list[AttendeeState]:
         """Every attendee of a meeting with its current capabilities (never its JoinToken).
 
-        Paced and retried like updates; raises `ListingFailed` when the meeting cannot be read.
+        Sent like updates (paced, retried, held at the brownout gate; during a run, the
+        run's); raises `ListingFailed` when the meeting cannot be read.
         """
-        return await list_attendees(
-            client=await self._client(region),
-            meeting_id=meeting_id,
-            pacer=self._pacer(region, LIST_OPERATION),
-            retry=self._retry,
-            random=self._random.random,
-        )
+        return await list_attendees(self._reader(), meeting_id=meeting_id, region=region)
 
     async def meeting_features(
         self, meeting_id: str, *, region: str | None = None
     ) -> MeetingFeatures:
         """What the meeting allows (GetMeeting): a meeting created without video or content
-        sharing rejects any capability but `None` for it. Paced and retried like updates."""
-        return await meeting_features(
-            client=await self._client(region),
-            meeting_id=meeting_id,
-            pacer=self._pacer(region, GET_MEETING_OPERATION),
-            retry=self._retry,
-            random=self._random.random,
-        )
+        sharing rejects any capability but `None` for it. Sent like updates."""
+        return await meeting_features(self._reader(), meeting_id=meeting_id, region=region)
 
     def request_stop(self, *, grace_s: float | None = None) -> None:
         """Stop dispatching; requests in flight get `grace_s` to finish, the rest are cancelled.
@@ -243,80 +263,94 @@ class BulkUpdater:
         Safe to call from a signal handler task; a no-op when no run is going.
         """
         if self._run is not None:
-            self._run.stop(grace_s=self._grace_s if grace_s is None else grace_s)
+            self._run.state.stop(grace_s=self._grace_s if grace_s is None else grace_s)
 
     # -- the run ---------------------------------------------------------------------------
 
-    def _finish(self, report: Report, run: RunState) -> None:
-        self._progress.on_finish(report.summary)
-        _log.info("run finished", **_summary_fields(report), brownouts=run.gate.pauses)
-        if run.fatal is not None:
-            raise RunAborted(report=report, error_code=run.fatal.error_code)
+    def _settings_for(
+        self,
+        deadline: float | None,
+        journal: JournalTarget | None,
+        features: Mapping[str, MeetingFeatures] | None,
+    ) -> _RunSettings:
+        _check_deadline(deadline)
+        defaults = self._defaults
+        return _RunSettings(
+            deadline=defaults.deadline if deadline is None else deadline,
+            journal=defaults.journal if journal is None else journal,
+            features=defaults.features if features is None else dict(features),
+        )
 
-    def _new_run(self) -> RunState:
+    def _new_state(self) -> RunState:
+        return RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
+
+    @asynccontextmanager
+    async def _session(self, settings: _RunSettings) -> AsyncIterator[_Run]:
+        """The updater's one run at a time: released however the run ends or fails to start."""
         if self._clients is None:
             raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         if self._run is not None:
             raise RuntimeError("one run at a time per BulkUpdater")
-        self._run = RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
-        return self._run
-
-    async def _drive(
-        self,
-        updates: Iterable[Item] | AsyncIterable[Item],
-        run: RunState,
-        sink: Callable[[int, AttendeeResult], Awaitable[None]],
-    ) -> None:
-        """Settle every update with `max_concurrency` workers; each result goes to the
-        journal, the progress listener and `sink`, exactly once."""
-        journal, owned = self._open_journal()
-        self._progress.on_start(total=_total(updates))
-        plan = _Plan(updates, run)
-
-        async def deliver(index: int, result: AttendeeResult) -> None:
-            if journal is not None:
-                journal.record(index, result)
-            self._progress.on_result(result)
-            await sink(index, result)
-
+        self._run = run = _Run(state=self._new_state(), settings=settings)
         try:
-            async with _unwrapped_group() as tg:
-                if self._deadline is not None:
-                    tg.start_soon(self._stop_at_deadline, run, self._deadline)
-                async with _unwrapped_group() as workers:
-                    for _ in range(self._concurrency):
-                        workers.start_soon(self._work, run, plan, deliver)
-                tg.cancel_scope.cancel()  # all settled: the deadline timer has nothing to do
+            yield run
         finally:
             self._run = None
+
+    def _reader(self) -> Callable[[Request], Awaitable[Outcome]]:
+        """Sends reads through the current run (its gate and stop), or a state of their own."""
+        state = self._run.state if self._run is not None else self._new_state()
+
+        async def send(request: Request) -> Outcome:
+            return await self._sending().perform(state, request)
+
+        return send
+
+    def _finish(self, report: Report, run: _Run) -> None:
+        self._progress.on_finish(report.summary)
+        _log.info("run finished", **_summary_fields(report), brownouts=run.state.gate.pauses)
+        if run.state.fatal is not None:
+            raise RunAborted(report=report, error_code=run.state.fatal.code)
+
+    async def _drive(self, updates: Items, run: _Run, sink: Sink) -> None:
+        """Settle every update with `max_concurrency` workers; each result goes to the
+        journal, the progress listener and `sink`, exactly once."""
+        journal, owned = _open_journal(run.settings.journal)
+        try:
+            self._progress.on_start(total=total_of(updates))
+            run.intake = intake = PlanIntake(updates)
+
+            async def deliver(index: int, result: AttendeeResult) -> None:
+                if journal is not None:
+                    journal.record(index, result)
+                self._progress.on_result(result)
+                await sink(index, result)
+
+            async with unwrapped_group() as tg:
+                if run.settings.deadline is not None:
+                    tg.start_soon(self._stop_at_deadline, run.state, run.settings.deadline)
+                async with unwrapped_group() as workers:
+                    for _ in range(self._concurrency):
+                        workers.start_soon(self._work, run, intake, deliver)
+                tg.cancel_scope.cancel()  # all settled: the deadline timer has nothing to do
+        finally:
             if journal is not None:
-                # Shielded: a cancelled run still keeps what it learned.
-                with anyio.CancelScope(shield=True):
-                    if owned:
-                        await journal.aclose()
-                    else:
-                        await anyio.to_thread.run_sync(journal.flush)
+                # Shielded and bounded: a cancelled run still keeps what it learned.
+                await (journal.aclose() if owned else journal.aflush())
 
-    def _open_journal(self) -> tuple[Journal | None, bool]:
-        """The run's journal, and whether the run opened it (and so must close it)."""
-        target = self._journal_target
-        if target is None or isinstance(target, Journal):
-            return target, False
-        return Journal.open(target), True
-
-    async def _stop_at_deadline(self, run: RunState, seconds: float) -> None:
+    async def _stop_at_deadline(self, state: RunState, seconds: float) -> None:
         await anyio.sleep(seconds)
         _log.warning("deadline passed; cancelling what is left", deadline_s=seconds)
-        run.stop(grace_s=self._grace_s)
+        state.stop(grace_s=self._grace_s)
 
     async def _work(
         self,
-        run: RunState,
-        plan: _Plan,
+        run: _Run,
+        intake: PlanIntake,
         deliver: Callable[[int, AttendeeResult], Awaitable[None]],
     ) -> None:
         # A worker takes the next update only when it is free, so nothing piles up.
-        while (job := await plan.next()) is not None:
+        while (job := await intake.next()) is not None:
             index, item = job
             if isinstance(item, AttendeeResult):
                 await deliver(index, item)
@@ -326,12 +360,12 @@ class BulkUpdater:
             else:
                 await deliver(index, await self._settle(run, item))
 
-    async def _settle(self, run: RunState, update: Update) -> AttendeeResult:
+    async def _settle(self, run: _Run, update: Update) -> AttendeeResult:
         """Everything that happens to one update, ending in its one result."""
         capabilities = update.capabilities.to_api()
 
-        async def call(client: Any) -> dict[str, Any]:
-            response: dict[str, Any] = await client.update_attendee_capabilities(
+        async def call(client: Any) -> Mapping[str, Any]:
+            response: Mapping[str, Any] = await client.update_attendee_capabilities(
                 MeetingId=update.meeting_id,
                 AttendeeId=update.attendee_id,
                 Capabilities=capabilities,
@@ -345,17 +379,18 @@ class BulkUpdater:
             meeting_id=update.meeting_id,
             attendee_id=update.attendee_id,
         )
-        problems = update_problems(update, features=self._features.get(update.meeting_id))
+        features = run.settings.features.get(update.meeting_id)
+        problems = update_problems(update, features=features)
         (result,) = await self._send(run, (update,), request, problems=problems)
         return result
 
-    async def _settle_batch(self, run: RunState, batch: BatchExcept) -> list[AttendeeResult]:
+    async def _settle_batch(self, run: _Run, batch: BatchExcept) -> list[AttendeeResult]:
         """One batch request; each member's result tells how it went."""
         capabilities = batch.capabilities.to_api()
         excluded = [{"AttendeeId": attendee} for attendee in batch.excluded_ids]
 
-        async def call(client: Any) -> dict[str, Any]:
-            response: dict[str, Any] = await client.batch_update_attendee_capabilities_except(
+        async def call(client: Any) -> Mapping[str, Any]:
+            response: Mapping[str, Any] = await client.batch_update_attendee_capabilities_except(
                 MeetingId=batch.meeting_id,
                 ExcludedAttendeeIds=excluded,
                 Capabilities=capabilities,
@@ -369,14 +404,14 @@ class BulkUpdater:
 
     async def _send(
         self,
-        run: RunState,
+        run: _Run,
         updates: Sequence[Update],
         request: Request,
         *,
         problems: list[str],
     ) -> list[AttendeeResult]:
         """Send `request` on behalf of `updates` (one, or a batch's members); their results."""
-        if run.stopping:
+        if run.state.stopping.requested:
             message = "run stopped before this update was sent"
             return [AttendeeResult.unsent(update, Status.CANCELLED, message) for update in updates]
         if problems:
@@ -384,18 +419,15 @@ class BulkUpdater:
                 AttendeeResult.unsent(update, Status.INVALID, "; ".join(problems))
                 for update in updates
             ]
-        outcome = await self._sending().perform(run, request)
+        outcome = await self._sending().perform(run.state, request)
         results = [_result(update, outcome) for update in updates]
-        if outcome.fatal and run.fatal is None:
-            run.fatal = results[0]
+        if outcome.fatal and run.fatal_result is None:
+            run.fatal_result = results[0]
         return results
 
-    async def _client(self, region: str | None) -> Any:
-        assert self._clients is not None
-        return await self._clients.get(region)
-
     def _sending(self) -> Sender:
-        assert self._sender is not None
+        if self._sender is None:
+            raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         return self._sender
 
     def _pacer(self, region: str | None, operation: str) -> Pacer:
@@ -406,64 +438,16 @@ class BulkUpdater:
         return pacer
 
 
-@asynccontextmanager
-async def _unwrapped_group() -> AsyncIterator[TaskGroup]:
-    """A task group that re-raises a lone failure as itself, not as an exception group."""
-    try:
-        async with anyio.create_task_group() as tg:
-            yield tg
-    except BaseExceptionGroup as group:
-        errors = group.exceptions
-        if len(errors) == 1 and not isinstance(errors[0], BaseExceptionGroup):
-            raise errors[0] from None
-        raise
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and not deadline > 0:
+        raise ValueError(f"deadline must be positive seconds, got {deadline}")
 
 
-_END: Final = object()
-
-
-class _Plan:
-    """The caller's updates, pulled by whichever worker is free; numbers the results.
-
-    A batch takes one index per member. `run.fed` is the number handed out so far: the run's
-    total once the plan is drained.
-    """
-
-    def __init__(self, updates: Iterable[Item] | AsyncIterable[Item], run: RunState) -> None:
-        self._run = run
-        self._sync: Iterator[Item] | None = None
-        self._async: AsyncIterator[Item] | None = None
-        if isinstance(updates, AsyncIterable):
-            self._async = aiter(updates)
-        else:
-            self._sync = iter(updates)
-        self._lock = anyio.Lock()  # an async iterator must not be advanced by two at once
-
-    async def next(self) -> tuple[int, Item] | None:
-        if self._sync is not None:
-            item = next(self._sync, _END)  # no await: no other worker can interleave
-        else:
-            assert self._async is not None
-            async with self._lock:
-                item = await anext(self._async, _END)
-        if item is _END:
-            return None
-        assert isinstance(item, Update | BatchExcept | AttendeeResult)
-        index = self._run.fed
-        self._run.fed += _width(item)
-        return index, item
-
-
-def _width(item: Item) -> int:
-    """How many results an item becomes."""
-    return len(item.members) if isinstance(item, BatchExcept) else 1
-
-
-def _total(updates: Iterable[Item] | AsyncIterable[Item]) -> int | None:
-    # A collection can be walked twice; anything else is known only once it is consumed.
-    if isinstance(updates, Collection):
-        return sum(_width(item) for item in updates)
-    return None
+def _open_journal(target: JournalTarget | None) -> tuple[Journal | None, bool]:
+    """The run's journal, and whether the run opened it (and so must close it)."""
+    if target is None or isinstance(target, Journal):
+        return target, False
+    return Journal.open(target), True
 
 
 def _result(update: Update, outcome: Outcome) -> AttendeeResult:

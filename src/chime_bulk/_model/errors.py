@@ -6,7 +6,8 @@ ChimeBulkError                 base of everything chime-bulk raises on purpose
 ├── PlanError                  bad input (plan file, stdin, report to restore); nothing was sent.
 │   │                          `.problems` holds every problem found, each with its line number
 │   └── JournalError           a resume journal is corrupt or belongs to a different plan
-├── ListingFailed (listing.py) a meeting's attendees could not be read; nothing was sent
+├── ListingFailed              a meeting could not be read (its attendees or features);
+│                              `.failure` says why; nothing was sent for it
 └── RunAborted                 a fatal error (401/403, missing credentials, no Region, an
                                endpoint that never answers) stopped a run; `.report` is
                                complete: the update that met the error is `failed` with
@@ -23,12 +24,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
+    from .._policy.classification import Failure
     from .report import Report
 
 __all__ = [
     "ChimeBulkError",
     "ConfigurationError",
     "JournalError",
+    "ListingFailed",
     "PlanError",
     "PlanProblem",
     "RunAborted",
@@ -82,6 +85,21 @@ class PlanError(ChimeBulkError):
 
 class JournalError(PlanError):
     """A journal cannot be resumed from: garbage before its last line, or another plan's."""
+
+
+class ListingFailed(ChimeBulkError):
+    """A meeting could not be read: it does not exist, retries ran out, or the run stopped.
+
+    `.failure` is the classified failure of the last attempt (`.failure.code`, `.kind`).
+    """
+
+    def __init__(self, meeting_id: str, failure: Failure) -> None:
+        super().__init__(f"cannot read meeting {meeting_id}: {failure.code} {failure.message}")
+        self.meeting_id = meeting_id
+        self.failure = failure
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.meeting_id, self.failure))
 
 
 class RunAborted(ChimeBulkError):

@@ -9,7 +9,7 @@ from .capabilities import Capabilities
 __all__ = ["BatchExcept", "Update"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Update:
     """Set `attendee_id` in `meeting_id` to `capabilities`.
 
@@ -32,7 +32,7 @@ class Update:
         return (self.meeting_id, self.attendee_id)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BatchExcept:
     """One `BatchUpdateAttendeeCapabilitiesExcept`: give `capabilities` to every attendee of
     `meeting_id` except `excluded_ids`, on behalf of `members` (each reported on its own).

@@ -12,11 +12,12 @@ from typing import Literal
 import anyio
 import click
 
-from .._engine.updater import BulkUpdater, Item
+from .._engine.intake import Item
+from .._engine.updater import BulkUpdater
 from .._io.journal import Journal, load_journal
 from .._io.plans import Plan, read_plan
 from .._model.errors import JournalError, PlanError
-from .._model.report import AttendeeResult, Status
+from .._model.results import AttendeeResult, Status
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .output import (

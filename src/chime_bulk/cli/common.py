@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import click
 
+from .._io.fields import REPORT_FORMATS
 from .._policy.pacing import Adaptive
 from .._policy.retry import RetryPolicy
 
@@ -97,58 +98,60 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
+_COMMON_OPTIONS: Final = [
+    click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
+    click.option("--profile", help="AWS profile for credentials and Region."),
+    click.option(
+        "--endpoint-url",
+        envvar="CHIME_BULK_ENDPOINT_URL",
+        help="Service endpoint, e.g. the emulator's (env CHIME_BULK_ENDPOINT_URL).",
+    ),
+    click.option(
+        "--allow-insecure-endpoint",
+        is_flag=True,
+        help="Allow a plain-http endpoint that is not on loopback.",
+    ),
+    click.option(
+        "--concurrency",
+        type=click.IntRange(1, 256),
+        default=16,
+        show_default=True,
+        help="Requests in flight at once.",
+    ),
+    click.option(
+        "--max-rate",
+        type=float,
+        callback=_positive,
+        help="Cap on requests/s (the pacer finds the real rate below it).",
+    ),
+    click.option(
+        "--max-attempts",
+        type=click.IntRange(1, 100),
+        default=RetryPolicy().max_attempts,
+        show_default=True,
+        help="Attempts per update, the first included.",
+    ),
+    click.option(
+        "--deadline",
+        type=float,
+        callback=_positive,
+        help="Seconds; then unfinished updates are reported cancelled.",
+    ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["console", "json"]),
+        default="console",
+        show_default=True,
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
+    click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
+    click.option("--no-progress", is_flag=True, help="No progress bar."),
+]
+
+
 def common_options(function: F) -> F:
     """--region --profile --endpoint-url --concurrency --max-rate --max-attempts --deadline
     --log-format --quiet --verbose --no-progress, gathered into `CommonOptions` as `common`."""
-    options = [
-        click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
-        click.option("--profile", help="AWS profile for credentials and Region."),
-        click.option(
-            "--endpoint-url",
-            envvar="CHIME_BULK_ENDPOINT_URL",
-            help="Service endpoint, e.g. the emulator's (env CHIME_BULK_ENDPOINT_URL).",
-        ),
-        click.option(
-            "--allow-insecure-endpoint",
-            is_flag=True,
-            help="Allow a plain-http endpoint that is not on loopback.",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 256),
-            default=16,
-            show_default=True,
-            help="Requests in flight at once.",
-        ),
-        click.option(
-            "--max-rate",
-            type=float,
-            callback=_positive,
-            help="Cap on requests/s (the pacer finds the real rate below it).",
-        ),
-        click.option(
-            "--max-attempts",
-            type=click.IntRange(1, 100),
-            default=RetryPolicy().max_attempts,
-            show_default=True,
-            help="Attempts per update, the first included.",
-        ),
-        click.option(
-            "--deadline",
-            type=float,
-            callback=_positive,
-            help="Seconds; then unfinished updates are reported cancelled.",
-        ),
-        click.option(
-            "--log-format",
-            type=click.Choice(["console", "json"]),
-            default="console",
-            show_default=True,
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
-        click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
-    ]
 
     def gather(**kwargs: Any) -> Any:
         allow_insecure = kwargs.pop("allow_insecure_endpoint")
@@ -170,12 +173,12 @@ def common_options(function: F) -> F:
     # Keep the options already attached to `function` (click stores them on the function).
     functools.update_wrapper(gather, function)
     wrapped: Any = gather
-    for option in reversed(options):
+    for option in reversed(_COMMON_OPTIONS):
         wrapped = option(wrapped)
     return wrapped  # type: ignore[no-any-return]
 
 
-_REPORT_SUFFIXES = (".json", ".jsonl", ".csv")
+_REPORT_SUFFIXES: Final = tuple(REPORT_FORMATS)
 
 
 def report_path_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

@@ -20,11 +20,12 @@ import click
 from rich.console import Console
 
 from .._aws.clients import NO_REGION
-from .._aws.reads import ListingFailed
-from .._engine.updater import BulkUpdater, Item
+from .._engine.intake import Item
+from .._engine.updater import BulkUpdater
 from .._io.journal import Journal
-from .._model.errors import ConfigurationError, RunAborted
-from .._model.report import AttendeeResult, Report, ReportBuilder, Status
+from .._model.errors import ConfigurationError, ListingFailed, RunAborted
+from .._model.report import Report, ReportBuilder
+from .._model.results import AttendeeResult, Status
 from .._model.update import BatchExcept, Update
 from .._policy.classification import ErrorKind
 from ..progress import FanOut, ProgressListener

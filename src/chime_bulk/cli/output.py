@@ -28,7 +28,9 @@ from rich.progress import (
 from rich.table import Table
 
 from .._model.errors import PlanError
-from .._model.report import AttendeeResult, Report, Status, Summary
+from .._model.report import Report
+from .._model.results import AttendeeResult, Status
+from .._model.summary import Summary
 from .._policy.classification import ErrorKind, Failure
 from ..progress import NullProgress
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import anyio
 import click
 
-from .._engine.updater import BulkUpdater, Item
+from .._engine.intake import Item
+from .._engine.updater import BulkUpdater
 from .._model.errors import PlanError
-from .._model.report import Report, Status
-from .._model.update import Update
+from .._model.report import Report
 from .._model.validation import is_valid_id
-from ..state_aware import MediaSelection, batched, sending_changes
+from ..state_aware import MediaSelection, plan_sending_change, undo_updates
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .output import (
@@ -45,36 +46,80 @@ def _run(request: RunRequest) -> None:
     sys.exit(anyio.run(functools.partial(execute, request, console=console)))
 
 
+def _sending_options(verb: str) -> Callable[[Callable[..., None]], click.Command]:
+    """The options of `mute` and `unmute` (their help names the verb)."""
+    options = [
+        click.command(verb),
+        click.option(
+            "--meeting",
+            "meetings",
+            multiple=True,
+            required=True,
+            metavar="ID",
+            help="A meeting to change (repeat for more).",
+        ),
+        click.option("--audio", is_flag=True, help=f"{verb.capitalize()} audio."),
+        click.option("--video", is_flag=True, help=f"{verb.capitalize()} video."),
+        click.option("--content", is_flag=True, help=f"{verb.capitalize()} content sharing."),
+        click.option(
+            "--except",
+            "excepted",
+            multiple=True,
+            metavar="ATTENDEE_ID",
+            help="Leave this attendee as it is (repeat for more).",
+        ),
+        click.option(
+            "--batch/--no-batch",
+            default=False,
+            show_default=True,
+            help="Change the attendees of a meeting that all get the same capabilities with "
+            "one BatchUpdateAttendeeCapabilitiesExcept: far fewer requests, but an attendee "
+            "who joins between the listing and the call gets the change too, unreported.",
+        ),
+    ]
+
+    def decorate(function: Callable[..., None]) -> click.Command:
+        wrapped: Any = function
+        for option in reversed(options):
+            wrapped = option(wrapped)
+        assert isinstance(wrapped, click.Command)
+        return wrapped
+
+    return decorate
+
+
+async def _sending_items(
+    bulk: BulkUpdater,
+    *,
+    meeting_ids: list[str],
+    media: MediaSelection,
+    allow_send: bool,
+    excluded: frozenset[str],
+    batch: bool,
+    common: CommonOptions,
+) -> Iterable[Item]:
+    plan = await plan_sending_change(
+        bulk,
+        meeting_ids,
+        media=media,
+        allow_send=allow_send,
+        excluded=excluded,
+        batch=batch,
+        region=common.region,
+    )
+    if plan.unknown_excluded:
+        print_warning(
+            stderr_console(quiet=common.quiet),
+            "--except names attendee(s) in none of the meetings: "
+            + ", ".join(plan.unknown_excluded),
+        )
+    return plan.items
+
+
 def _sending_command(*, allow_send: bool) -> click.Command:
     verb = "unmute" if allow_send else "mute"
 
-    @click.command(verb)
-    @click.option(
-        "--meeting",
-        "meetings",
-        multiple=True,
-        required=True,
-        metavar="ID",
-        help="A meeting to change (repeat for more).",
-    )
-    @click.option("--audio", is_flag=True, help=f"{verb.capitalize()} audio.")
-    @click.option("--video", is_flag=True, help=f"{verb.capitalize()} video.")
-    @click.option("--content", is_flag=True, help=f"{verb.capitalize()} content sharing.")
-    @click.option(
-        "--except",
-        "excepted",
-        multiple=True,
-        metavar="ATTENDEE_ID",
-        help="Leave this attendee as it is (repeat for more).",
-    )
-    @click.option(
-        "--batch/--no-batch",
-        default=False,
-        show_default=True,
-        help="Change the attendees of a meeting that all get the same capabilities with one "
-        "BatchUpdateAttendeeCapabilitiesExcept: far fewer requests, but an attendee who joins "
-        "between the listing and the call gets the change too, unreported.",
-    )
+    @_sending_options(verb)
     @changing_options
     @common_options
     def command(
@@ -97,43 +142,15 @@ def _sending_command(*, allow_send: bool) -> click.Command:
         meeting_ids = list(dict.fromkeys(_checked_ids(meetings, option="--meeting")))
         excluded = frozenset(_checked_ids(excepted, option="--except"))
 
-        async def items(bulk: BulkUpdater) -> Iterable[Item]:
-            collected: list[Item] = []
-            seen: set[str] = set()
-            for meeting_id in meeting_ids:
-                features = await bulk.meeting_features(meeting_id, region=common.region)
-                attendees = await bulk.list_attendees(meeting_id, region=common.region)
-                listed = [attendee.attendee_id for attendee in attendees]
-                seen.update(listed)
-                changes = sending_changes(
-                    meeting_id,
-                    attendees,
-                    media=media,
-                    allow_send=allow_send,
-                    excluded=excluded,
-                    features=features,
-                    region=common.region,
-                )
-                if batch:
-                    collected.extend(
-                        batched(
-                            meeting_id,
-                            changes,
-                            listed=listed,
-                            excluded=excluded,
-                            region=common.region,
-                        )
-                    )
-                else:
-                    collected.extend(changes)
-            unknown = sorted(excluded - seen)
-            if unknown:
-                print_warning(
-                    stderr_console(quiet=common.quiet),
-                    f"--except names attendee(s) in none of the meetings: {', '.join(unknown)}",
-                )
-            return collected
-
+        items = functools.partial(
+            _sending_items,
+            meeting_ids=meeting_ids,
+            media=media,
+            allow_send=allow_send,
+            excluded=excluded,
+            batch=batch,
+            common=common,
+        )
         _run(
             RunRequest(
                 items=items,
@@ -180,27 +197,16 @@ def restore_command(
     except (ValueError, OSError) as error:
         print_error(console, f"{error}; nothing was sent")
         sys.exit(ExitCode.USAGE)
-    undo = [
-        Update(
-            meeting_id=r.meeting_id,
-            attendee_id=r.attendee_id,
-            capabilities=r.previous,
-            region=r.region,
-            previous=r.desired,
-        )
-        for r in source.results
-        if r.status is Status.SUCCEEDED and r.previous is not None and r.previous != r.desired
-    ]
-    unknown = sum(r.status is Status.SUCCEEDED and r.previous is None for r in source.results)
-    if unknown:
+    undo = undo_updates(source)
+    if undo.without_previous:
         print_warning(
             console,
-            f"{unknown} changed attendee(s) have no previous state in {report_file} "
-            "(apply does not read state; mute and unmute do): left as they are",
+            f"{undo.without_previous} changed attendee(s) have no previous state in "
+            f"{report_file} (apply does not read state; mute and unmute do): left as they are",
         )
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
-        return undo
+        return undo.updates
 
     _run(
         RunRequest(
