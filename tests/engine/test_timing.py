@@ -268,6 +268,29 @@ async def test_retries_wait_full_jitter_drawn_from_the_injected_random(
     _assert_report_matches_the_fake(report, updates, fake)
 
 
+async def test_max_elapsed_s_bounds_retrying_on_the_updaters_clock() -> None:
+    """`RetryPolicy(max_elapsed_s=1)` with every call failing: no update starts an attempt
+    later than 1 s (plus the last backoff, at most `cap_s`) after its first one, timed on the
+    updater's injected clock, so it fails long before `max_attempts`."""
+    fake = FakeChime.seeded(
+        meetings=1,
+        attendees=4,
+        latency_s=0.25,
+        windows=[Window(start=0, end=float("inf"), fault=SERVER_ERROR)],
+    )
+    retry = RetryPolicy(max_attempts=20, base_s=0.1, cap_s=0.1, max_elapsed_s=1.0)
+    async with _updater(fake, pacing=Unpaced(), retry=retry) as bulk:
+        report = await bulk.run(mute_all(fake.meetings))
+
+    assert {r.status for r in report.results} == {Status.FAILED}
+    for calls in _by_update(fake).values():
+        first, last = calls[0], calls[-1]
+        assert last.time < first.time + 1.0 + 0.1
+        assert last.answered is not None
+        assert last.answered >= first.time + 1.0  # it stopped for time, not for attempts
+    assert all(r.attempts < 20 for r in report.results)
+
+
 async def test_a_quota_bound_faulty_run_accounts_for_everything() -> None:
     """1,000 updates through a 50/s quota with 503s, 500s (some after the write) and churn:
     every update reported once and in order, the fake's state agrees with every result, each
