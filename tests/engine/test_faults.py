@@ -86,7 +86,8 @@ async def test_updates_through_quota_and_faults_end_to_end() -> None:
 async def test_a_brownout_pauses_everyone_and_the_run_still_succeeds() -> None:
     """During a 1.5 s brownout at most max_concurrency + 10 requests reach the service, and with
     default settings every update succeeds once it is over."""
-    brownout = Brownout(after_requests=80, duration_s=1.5, retry_after_s=0.5)
+    after = 80  # requests before the brownout opens
+    brownout = Brownout(after_requests=after, duration_s=1.5, retry_after_s=0.5)
     with Emulator(rates={"*": RateLimit(200, 40)}, brownouts=[brownout], seed=3) as emulator:
         meetings = emulator.seed(meetings=2, attendees=120)
         async with BulkUpdater(
@@ -97,7 +98,7 @@ async def test_a_brownout_pauses_everyone_and_the_run_still_succeeds() -> None:
             report = await bulk.run(mute_all(meetings))
         records = emulator.requests
 
-    start = records[brownout.after_requests].time
+    start = records[after].time
     during = [r for r in records if start <= r.time < start + brownout.duration_s]
     assert sum(r.status == 503 for r in during) >= 4  # the brownout really happened
     assert len(during) <= 16 + 10
