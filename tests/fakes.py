@@ -32,7 +32,6 @@ __all__ = [
     "NOT_FOUND",
     "SERVER_ERROR",
     "THROTTLED",
-    "TRIO_MOCK_CLOCK",
     "UNAUTHORIZED",
     "Call",
     "FakeChime",
@@ -40,6 +39,8 @@ __all__ = [
     "Window",
     "attendee_id",
     "meeting_id",
+    "trio_mock_clock",
+    "trio_mock_clock_backend",
     "unavailable",
 ]
 
@@ -51,14 +52,21 @@ ALL_SEND_RECEIVE: Final = {"Audio": "SendReceive", "Video": "SendReceive", "Cont
 
 
 def trio_mock_clock() -> Any:
-    """The `anyio_backend` parameter for trio with a clock that jumps to the next deadline
-    as soon as every task waits: sleeps take no wall time, and times are exact."""
+    """An `anyio_backend` parameter: trio with a fresh clock that jumps to the next deadline
+    as soon as every task waits, so sleeps take no wall time and times are exact.
+
+    For one test: `@pytest.mark.parametrize("anyio_backend", [trio_mock_clock()])`; for a
+    whole module, the `trio_mock_clock_backend` fixture (a fresh clock for every test).
+    """
     return pytest.param(("trio", {"clock": MockClock(autojump_threshold=0)}), id="trio-mockclock")
 
 
-#: For `@pytest.mark.parametrize("anyio_backend", [TRIO_MOCK_CLOCK])`. (One MockClock per
-#: module is enough: the fake measures time from its own start.)
-TRIO_MOCK_CLOCK: Final = trio_mock_clock()
+@pytest.fixture(params=[pytest.param("trio", id="trio-mockclock")])
+def trio_mock_clock_backend(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
+    """Use as `anyio_backend = trio_mock_clock_backend` in a module: every test runs under
+    trio with its own `MockClock(autojump_threshold=0)`."""
+    backend: str = request.param
+    return (backend, {"clock": MockClock(autojump_threshold=0)})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -13,7 +13,7 @@ from aiobotocore.session import AioSession
 
 from chime_bulk import BulkUpdater, Status, Unpaced, Update
 from chime_bulk.emulator import Emulator
-from fakes import TRIO_MOCK_CLOCK, FakeChime, Fault, unavailable
+from fakes import FakeChime, Fault, trio_mock_clock, unavailable
 
 from .conftest import MUTE_VIDEO, mute_all
 
@@ -73,7 +73,7 @@ async def test_a_given_client_with_botocore_retries_gets_a_warning(emulator: Emu
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize("anyio_backend", [TRIO_MOCK_CLOCK])
+@pytest.mark.parametrize("anyio_backend", [trio_mock_clock()])
 async def test_retries_and_failures_are_logged_without_secrets(
     log_events: list[MutableMapping[str, Any]],
 ) -> None:

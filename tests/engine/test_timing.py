@@ -38,18 +38,19 @@ from chime_bulk import (
 from fakes import (
     SERVER_ERROR,
     THROTTLED,
-    TRIO_MOCK_CLOCK,
     UNAUTHORIZED,
     Call,
     FakeChime,
     Fault,
     Window,
+    trio_mock_clock_backend,
     unavailable,
 )
 
 from .conftest import MUTE_VIDEO, mute_all
 
-pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", [TRIO_MOCK_CLOCK])]
+pytestmark = pytest.mark.anyio
+anyio_backend = trio_mock_clock_backend  # trio, each test with its own MockClock
 
 SEED = 5
 #: Float slack for call times computed by adding up pacer delays; far below any interval here.
