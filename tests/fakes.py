@@ -110,14 +110,15 @@ class Window:
 
 @dataclass(slots=True, kw_only=True)
 class Call:
-    """One call the fake received. `answered` is None when it was cut off (cancelled)."""
+    """One call the fake received: when it arrived, and when and how it was answered
+    (`answered` and `status` stay None when it was cut off, i.e. cancelled on the wire)."""
 
     time: float
     operation: str
     meeting_id: str
     attendee_id: str | None
     request_id: str
-    status: int = 200
+    status: int | None = None
     error_code: str | None = None
     answered: float | None = None
 
@@ -395,6 +396,7 @@ class FakeChime:
 
     def _answer(self, call: Call, **body: Any) -> dict[str, Any]:
         call.answered = self.now()
+        call.status = 200
         return {"ResponseMetadata": self._metadata(call, 200, {}), **body}
 
     def _fail(self, call: Call, fault: Fault) -> ClientError:
