@@ -177,7 +177,7 @@ def test_update_is_keyword_only() -> None:
     """`Update` takes its fields by name only, so a swapped meeting and attendee cannot pass."""
     capabilities = Capabilities("None", "None", "None")
     with pytest.raises(TypeError):
-        Update("m", "a", capabilities)  # type: ignore[misc]
+        Update("m", "a", capabilities)  # type: ignore[call-arg]
 
 
 def test_capabilities_and_update_are_frozen() -> None:

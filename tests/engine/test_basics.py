@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -96,7 +97,7 @@ async def test_async_iterables_are_pulled_lazily(emulator: Emulator) -> None:
     pulled = 0
     max_ahead = 0
 
-    async def generate():  # type: ignore[no-untyped-def]
+    async def generate() -> AsyncIterator[Update]:
         nonlocal pulled, max_ahead
         for update in updates:
             pulled += 1
@@ -181,7 +182,7 @@ async def test_run_refuses_a_mapping_or_a_string_at_the_door(emulator: Emulator)
     """A dict or a string is not a plan: `run()` says so with a TypeError before any request."""
     async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
         with pytest.raises(TypeError, match="not dict"):
-            await bulk.run({"MeetingId": "x"})  # type: ignore[arg-type]
+            await bulk.run({"MeetingId": "x"})  # type: ignore[dict-item]
         with pytest.raises(TypeError, match="not str"):
             await bulk.run("plan.jsonl")  # type: ignore[arg-type]
         with pytest.raises(TypeError, match="is a tuple, not an Update"):
