@@ -37,7 +37,7 @@ def test_readme_python_example_runs() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout == "{'succeeded': 100}\n"
+    assert done.stdout == "{'succeeded': 20}\n"
 
 
 def test_ruff_is_clean() -> None:

@@ -133,8 +133,9 @@ async def test_joiners_and_leavers_between_the_listing_and_the_batch(emulator: E
     assert by_id[leaver].status is Status.NOT_FOUND
     (newcomer,) = joined
     assert by_id[newcomer].status is Status.SUCCEEDED
-    assert by_id[newcomer].previous is not None
-    assert by_id[newcomer].previous.to_api() == ALL_ON
+    previous = by_id[newcomer].previous
+    assert previous is not None
+    assert previous.to_api() == ALL_ON
     assert "joined during the run" in (by_id[newcomer].error_message or "")
     assert (emulator.capabilities(meeting, newcomer) or {})["Video"] == "Receive"
     assert report.summary.by_status == {"succeeded": 248, "excluded": 2, "not_found": 1}

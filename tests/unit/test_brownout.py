@@ -97,3 +97,14 @@ def test_pause_is_capped() -> None:
     gate = BrownoutGate(BrownoutPolicy(threshold=1, window=1, max_pause_s=30), clock=clock)
     gate.record(unavailable=True, retry_after_s=3600, probe=False)
     assert gate.admit().wait_until == 30
+
+
+def test_a_retry_after_of_zero_pauses_for_no_time() -> None:
+    """A brownout whose 503s say Retry-After 0 closes the gate only until the next probe:
+    0 is the service's answer, not a missing one (which would get the default pause)."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=0, probe=False)
+    admission = gate.admit()
+    assert (admission.go, admission.probe) == (True, True)

@@ -91,7 +91,8 @@ class BrownoutGate:
 
     def record(self, *, unavailable: bool, retry_after_s: float | None, probe: bool) -> None:
         """Feed back one response (`unavailable`: it was a 503)."""
-        pause = min(retry_after_s or self._policy.default_pause_s, self._policy.max_pause_s)
+        asked = self._policy.default_pause_s if retry_after_s is None else retry_after_s
+        pause = min(asked, self._policy.max_pause_s)  # Retry-After "0" means no pause
         if probe:
             self._probe_out = False
             if unavailable:

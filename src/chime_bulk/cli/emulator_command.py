@@ -10,6 +10,7 @@ from ..emulator import (
     DEFAULT_LOG_LIMIT,
     Emulator,
     FaultConfig,
+    Faults,
     load_fault_config,
     parse_rate_specs,
     run_forever,
@@ -31,6 +32,23 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     if not 0 <= value <= 1:
         raise click.BadParameter(f"must be a probability between 0 and 1, got {value}")
     return value
+
+
+def _faults(config_path: str | None, given: dict[str, float]) -> tuple[FaultConfig, Faults]:
+    """The fault configuration (`--config`) with the fault flags over it."""
+    try:
+        config = load_fault_config(config_path) if config_path else FaultConfig()
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--config") from None
+    context = click.get_current_context()
+    # Without --config the flags' defaults are the defaults; with it, only flags given count.
+    overrides = {
+        _FAULT_FLAGS[name]: value
+        for name, value in given.items()
+        if config_path is None
+        or context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
+    return config, merge_faults(config.faults, overrides)
 
 
 @click.command("emulator")
@@ -129,20 +147,10 @@ def emulator_command(
         parsed_rates = parse_rate_specs(rates) if rates else None
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--rate") from None
-    try:
-        config = load_fault_config(config_path) if config_path else FaultConfig()
-    except (OSError, ValueError) as error:
-        raise click.BadParameter(str(error), param_hint="--config") from None
-    given = {"p503": p503, "retry_after": retry_after, "p500": p500, "latency_ms": latency_ms}
-    context = click.get_current_context()
-    # Without --config the flags' defaults are the defaults; with it, only flags given count.
-    overrides = {
-        _FAULT_FLAGS[name]: value
-        for name, value in given.items()
-        if config_path is None
-        or context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
-    }
-    faults = merge_faults(config.faults, overrides)
+    config, faults = _faults(
+        config_path,
+        {"p503": p503, "retry_after": retry_after, "p500": p500, "latency_ms": latency_ms},
+    )
 
     def announce(emu: Emulator) -> None:
         click.echo(
