@@ -489,14 +489,14 @@ def _restore_item(
     held = now.get(result.attendee_id)
 
     def decided(status: Status, message: str | None, code: str | None = None) -> AttendeeResult:
-        return AttendeeResult(
+        return AttendeeResult.decided(
             meeting_id=meeting_id,
             attendee_id=result.attendee_id,
             status=status,
             desired=target,
             previous=held,
+            message=message,
             error_code=code,
-            error_message=message,
             region=result.region,
         )
 

@@ -81,16 +81,19 @@ class AttendeeResult:
         desired: Capabilities | None,
         previous: Capabilities | None = None,
         message: str | None = None,
+        error_code: str | None = None,
         region: str | None = None,
     ) -> AttendeeResult:
         """The result of an attendee decided without a request: cancelled, invalid, planned
-        by a dry run, or (state-aware commands) unchanged or excluded."""
+        by a dry run, or (state-aware operations, from the meeting's state) unchanged,
+        excluded, gone, or changed by someone else."""
         return cls(
             meeting_id=meeting_id,
             attendee_id=attendee_id,
             status=status,
             desired=desired,
             previous=previous,
+            error_code=error_code,
             error_message=message,
             region=region,
         )
