@@ -53,9 +53,7 @@ async def test_cancelled_updates_are_not_in_the_rate() -> None:
     """A deadline at 1.01 s leaves 11 of 20 updates sent (one slot per 0.1 s from 0 to 1.0)
     and 9 cancelled: the rate is 11 / 1.01 s, not 20 / 1.01 s."""
     fake = FakeChime(_meeting(20), latency_s=0.005)
-    async with _updater(
-        fake, pacing=FixedRate(rate=10), max_concurrency=4, deadline=1.01
-    ) as bulk:
+    async with _updater(fake, pacing=FixedRate(rate=10), max_concurrency=4, deadline=1.01) as bulk:
         report = await bulk.run(mute_all(_meeting(20)))
     summary = report.summary
     assert summary.by_status == {"succeeded": 11, "cancelled": 9}

@@ -31,7 +31,7 @@ from .._policy.classification import ErrorKind
 from ..progress import FanOut, ProgressListener
 from ..state_aware import StatePlan
 from .common import CommonOptions, ExitCode
-from .output import JsonLines, ProgressBar, print_error, print_summary
+from .output import JsonLines, ProgressBar, ProgressLines, print_error, print_summary
 
 __all__ = ["RunRequest", "execute", "finish"]
 
@@ -80,9 +80,12 @@ def _listeners(
     listeners: list[ProgressListener] = []
     bar: ProgressBar | None = None
     common = request.common
-    if common.progress and not common.quiet and console.is_terminal and not request.dry_run:
-        bar = ProgressBar(console=console, description=request.title)
-        listeners.append(bar)
+    if common.progress and not common.quiet and not request.dry_run:
+        if console.is_terminal:
+            bar = ProgressBar(console=console, description=request.title)
+            listeners.append(bar)
+        else:  # a pipe, a CI log, cron, or json log format: a line every few seconds
+            listeners.append(ProgressLines(console=console, description=request.title))
     if request.json_lines:
         listeners.append(JsonLines())
     return listeners, bar
