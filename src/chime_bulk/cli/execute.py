@@ -76,16 +76,16 @@ async def _watch_signals(bulk: BulkUpdater, interrupts: _Interrupts, console: Co
 
 def _listeners(
     request: RunRequest, console: Console
-) -> tuple[list[ProgressListener], ProgressBar | None]:
+) -> tuple[list[ProgressListener], ProgressBar | ProgressLines | None]:
     listeners: list[ProgressListener] = []
-    bar: ProgressBar | None = None
+    bar: ProgressBar | ProgressLines | None = None
     common = request.common
     if common.progress and not common.quiet and not request.dry_run:
         if console.is_terminal:
             bar = ProgressBar(console=console, description=request.title)
-            listeners.append(bar)
         else:  # a pipe, a CI log, cron, or json log format: a line every few seconds
-            listeners.append(ProgressLines(console=console, description=request.title))
+            bar = ProgressLines(console=console, description=request.title)
+        listeners.append(bar)
     if request.json_lines:
         listeners.append(JsonLines())
     return listeners, bar
@@ -152,7 +152,11 @@ async def execute(request: RunRequest, *, console: Console) -> ExitCode:
 
 
 async def _execute(
-    request: RunRequest, bulk: BulkUpdater, *, bar: ProgressBar | None, console: Console
+    request: RunRequest,
+    bulk: BulkUpdater,
+    *,
+    bar: ProgressBar | ProgressLines | None,
+    console: Console,
 ) -> ExitCode:
     if bulk.region is None:
         print_error(console, f"{NO_REGION}; nothing was sent")

@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -301,7 +302,8 @@ def _duration(seconds: float) -> str:
 class ProgressLines(NullProgress):
     """Progress without a terminal (a pipe, a CI log, cron): one plain line on stderr at
     most every `interval_s`, when a result or a retry comes in — done/total, results per
-    second so far, throttled, retried, ETA. In json log format a `progress` event instead."""
+    second so far, throttled, retried, ETA. In json log format a `progress` event instead.
+    Used as a context manager around the run, it also speaks up when nothing comes in."""
 
     def __init__(
         self,
@@ -318,6 +320,25 @@ class ProgressLines(NullProgress):
         self._started = self._last = clock()
         self._total: int | None = None
         self._done = self._throttled = self._retried = 0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __enter__(self) -> ProgressLines:
+        """Also show a line when nothing comes in for `interval_s` (a brownout, a long
+        backoff): a daemon thread ticks until the run is over."""
+        self._ticker = threading.Thread(target=self._tick, name="progress-lines", daemon=True)
+        self._ticker.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self._interval_s):
+            self._maybe_show()
 
     def on_start(self, *, total: int | None) -> None:
         self._total = total
@@ -358,11 +379,14 @@ class ProgressLines(NullProgress):
         }
 
     def _maybe_show(self) -> None:
-        now = self._clock()
-        if now - self._last < self._interval_s:
-            return
-        self._last = now
-        figures = self.figures()
+        with self._lock:  # the loop and the ticker both come here
+            now = self._clock()
+            if now - self._last < self._interval_s:
+                return
+            self._last = now
+            self._show(self.figures())
+
+    def _show(self, figures: dict[str, Any]) -> None:
         if json_logs():
             emit_event("progress", command=self._description, **figures)
             return
