@@ -300,10 +300,11 @@ def _duration(seconds: float) -> str:
 
 
 class ProgressLines(NullProgress):
-    """Progress without a terminal (a pipe, a CI log, cron): one plain line on stderr at
-    most every `interval_s`, when a result or a retry comes in — done/total, results per
-    second so far, throttled, retried, ETA. In json log format a `progress` event instead.
-    Used as a context manager around the run, it also speaks up when nothing comes in."""
+    """Progress without a terminal (a pipe, a CI log, cron): one plain line on stderr every
+    `interval_s` — done/total, results per second so far, throttled, retried, ETA. In json
+    log format a `progress` event instead. A line is due when a result or a retry comes in
+    `interval_s` after the last line; used as a context manager around the run, a ticker
+    also shows one when nothing comes in."""
 
     def __init__(
         self,
