@@ -133,6 +133,6 @@ def test_progress_lines_reach_a_pipe(tmp_path: Path) -> None:
     assert process.returncode == 0, rest
     assert len(done_counts) >= 2, rest
     assert done_counts == sorted(done_counts)
-    assert done_counts[-1] < 180
+    assert done_counts[0] < 180  # the first line came mid-run
     assert "sent" in rest
     assert "updates/s sent" in rest
