@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import re
 import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -136,3 +138,28 @@ def test_progress_lines_reach_a_pipe(tmp_path: Path) -> None:
     assert done_counts[0] < 180  # the first line came mid-run
     assert "sent" in rest
     assert "updates/s sent" in rest
+
+
+def test_library_records_warnings_and_crashes_are_json_too() -> None:
+    """In json format a standard-library log record, a Python warning and an uncaught
+    exception each reach stderr as one JSON event."""
+    code = (
+        "import logging, warnings\n"
+        "from chime_bulk.cli.output import configure_logging\n"
+        "configure_logging(log_format='json', quiet=False, verbose=0)\n"
+        "logging.getLogger('botocore').warning('from botocore')\n"
+        "warnings.warn('careful')\n"
+        "raise RuntimeError('boom')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    events = _events(done.stderr)
+    assert [(e["level"], e["event"].strip()) for e in events] == [
+        ("warning", "from botocore"),
+        ("warning", "<string>:5: UserWarning: careful"),
+        ("critical", "crashed: RuntimeError: boom"),
+    ]
+    assert "Traceback" in events[2]["exception"]
+    assert done.stdout == ""

@@ -18,8 +18,10 @@ import os
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
+from types import TracebackType
 from typing import IO, Any, Literal
 
 import structlog
@@ -210,6 +212,14 @@ class _JsonRecords(logging.Formatter):
 _handler: logging.Handler | None = None
 
 
+def _json_excepthook(
+    kind: type[BaseException], error: BaseException, trace: TracebackType | None
+) -> None:
+    """A crash, too, is one JSON event (its traceback a field), not lines of plain text."""
+    text = "".join(traceback.format_exception(kind, error, trace))
+    emit_event(f"crashed: {kind.__name__}: {error}", level="critical", exception=text)
+
+
 def _route_standard_logging(*, json_format: bool, level: int) -> None:
     """In json format, records of the standard library's logging (and Python warnings)
     reach stderr as JSON events too; otherwise its defaults stay as they are."""
@@ -219,6 +229,7 @@ def _route_standard_logging(*, json_format: bool, level: int) -> None:
         root.removeHandler(_handler)
         _handler = None
     logging.captureWarnings(json_format)
+    sys.excepthook = _json_excepthook if json_format else sys.__excepthook__
     if json_format:
         _handler = logging.StreamHandler(_CurrentStderr())
         _handler.setFormatter(_JsonRecords())
