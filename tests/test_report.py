@@ -96,6 +96,7 @@ def test_builder_orders_results_by_index_and_summarizes_the_run() -> None:
         finished_at="2026-11-26T10:01:02Z",
         # nearest rank over the two results that sent something: 0.1 s and 0.41 s
         latency_ms={"p50": 100.0, "p90": 410.0, "p99": 410.0, "max": 410.0},
+        sent=2,
     )
 
 
@@ -502,3 +503,23 @@ def test_plan_error_survives_pickling() -> None:
     """PlanError pickles with its problems."""
     error = PlanError.single("bad", line=3, source="p.csv")
     assert pickle.loads(pickle.dumps(error)).problems == error.problems
+
+
+def test_summary_of_an_older_report_reads_without_the_new_figures() -> None:
+    """A `chime-bulk.report/1` summary written before `sent` and `queued_ms` existed reads,
+    with `sent=None`, no queueing figures and no updates/s (it cannot be known)."""
+    old = {
+        "total": 3000,
+        "by_status": {"succeeded": 2998, "not_found": 2},
+        "requests": 3107,
+        "throttled": 61,
+        "retried": 107,
+        "elapsed_s": 62.4,
+        "started_at": "2026-11-26T10:00:00Z",
+        "finished_at": "2026-11-26T10:01:02Z",
+    }
+    summary = Summary.from_dict(old)
+    assert (summary.sent, summary.queued_ms, summary.latency_ms) == (None, {}, {})
+    assert summary.updates_per_s is None
+    assert summary.requests_per_s == pytest.approx(3107 / 62.4)
+    assert Summary.from_dict(summary.to_dict()) == summary

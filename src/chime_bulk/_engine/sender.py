@@ -40,6 +40,7 @@ class _Tally:
     started: float
     attempts: int = 0
     throttled: int = 0
+    service_s: float = 0.0  # time inside the service calls, summed over the attempts
     request_id: str | None = None
     failure: Failure | None = None
     response: Mapping[str, Any] | None = None
@@ -78,11 +79,14 @@ class Sender:
         failure = tally.failure if status is not Status.SUCCEEDED else None
         if failure is not None and failure.kind is ErrorKind.FATAL and run.abort(failure):
             _log.error("fatal error; aborting the run", error_code=failure.code)
+        elapsed_s = self._clock() - tally.started
+        if request.write and tally.attempts > 0:
+            run.traffic.timed(service_s=tally.service_s, queued_s=elapsed_s - tally.service_s)
         return Outcome(
             status=status,
             attempts=tally.attempts,
             throttled=tally.throttled,
-            elapsed_s=round(self._clock() - tally.started, 4),
+            elapsed_s=round(elapsed_s, 4),
             request_id=tally.request_id,
             failure=failure,
             response=tally.response,
@@ -200,7 +204,11 @@ class Sender:
                 # Inside the try: a client that cannot be made (no Region) is a classified,
                 # fatal failure of this attempt, not a crash of the run.
                 client = await self._clients.get(request.region)
-                response = await request.call(client)
+                called = self._clock()
+                try:
+                    response = await request.call(client)
+                finally:
+                    tally.service_s += self._clock() - called
             except Exception as error:
                 failure = run.reachability.judge(classify(error))
                 self._count_failure(run if request.write else None, tally, failure)

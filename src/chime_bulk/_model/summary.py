@@ -1,7 +1,8 @@
 """`Summary`: the totals of a run, and how they are counted from its results.
 
 The report's figures are computed here and nowhere else: counts by status, requests,
-throttles and retries, and latency percentiles over the updates that were sent.
+throttles and retries, the rates, and percentiles of the service's time per request
+(`latency_ms`) and of the time a request spent waiting to be sent (`queued_ms`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ __all__ = ["Summary", "Tally", "Traffic", "iso_utc", "latency_percentiles", "sum
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Summary:
     """Totals for a run. `requests` counts every HTTP attempt, `retried` every attempt
-    after an update's first, `throttled` every attempt answered with a throttle."""
+    after an update's first, `throttled` every attempt answered with a throttle.
+
+    `sent` counts the updates that went to the wire (alone or in a batch request);
+    `latency_ms` is the service's time per request (its attempts' calls, summed) and
+    `queued_ms` the rest of the request's time: waiting for the pacer, the brownout gate and
+    backoff. A summary recomputed from results alone (a CSV report) has no `queued_ms`, and
+    its `latency_ms` is each sent update's whole `elapsed_s`. Reports written before these
+    fields existed read with `sent=None` and `queued_ms={}`.
+    """
 
     total: int
     by_status: dict[str, int]
@@ -34,6 +43,22 @@ class Summary:
     started_at: str
     finished_at: str
     latency_ms: dict[str, float] = field(default_factory=dict)
+    queued_ms: dict[str, float] = field(default_factory=dict)
+    sent: int | None = None
+
+    @property
+    def updates_per_s(self) -> float | None:
+        """Updates that went to the wire per second of the run (None when unknown)."""
+        if self.sent is None or self.elapsed_s <= 0:
+            return None
+        return self.sent / self.elapsed_s
+
+    @property
+    def requests_per_s(self) -> float | None:
+        """Requests (every attempt) per second of the run (None for a run without time)."""
+        if self.elapsed_s <= 0:
+            return None
+        return self.requests / self.elapsed_s
 
     def count(self, status: Status | str) -> int:
         """How many results ended with `status` (0 when none did)."""
@@ -50,12 +75,15 @@ class Summary:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "latency_ms": dict(self.latency_ms),
+            "queued_ms": dict(self.queued_ms),
+            "sent": self.sent,
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Summary:
-        """The inverse of `to_dict` (`latency_ms` may be absent); a `ValueError` names a gap."""
-        required = tuple(key for key in _SUMMARY_KEYS if key != "latency_ms")
+        """The inverse of `to_dict` (`latency_ms`, `queued_ms` and `sent` may be absent, as in
+        older reports); a `ValueError` names a gap."""
+        required = tuple(key for key in _SUMMARY_KEYS if key not in _OPTIONAL_KEYS)
         check_keys(data, allowed=_SUMMARY_KEYS, required=required)
         return cls(
             total=get_int(data, "total"),
@@ -67,10 +95,13 @@ class Summary:
             started_at=get_str(data, "started_at"),
             finished_at=get_str(data, "finished_at"),
             latency_ms=_get_latencies(data, "latency_ms"),
+            queued_ms=_get_latencies(data, "queued_ms"),
+            sent=None if data.get("sent") is None else get_int(data, "sent"),
         )
 
 
 _SUMMARY_KEYS: Final = tuple(Summary.__dataclass_fields__)
+_OPTIONAL_KEYS: Final = ("latency_ms", "queued_ms", "sent")
 
 
 def _get_counts(data: Mapping[str, Any], key: str) -> dict[str, int]:
@@ -89,11 +120,20 @@ def _get_latencies(data: Mapping[str, Any], key: str) -> dict[str, float]:
 @dataclass(slots=True, kw_only=True)
 class Traffic:
     """Requests a run sent, as its sender counted them (one batch request serves many
-    results, so these cannot be summed from the results)."""
+    results, so these cannot be summed from the results), and each request's time in the
+    service and waiting to be sent (seconds; 8 bytes each, the percentiles need them all)."""
 
     requests: int = 0
     throttled: int = 0
     retried: int = 0
+    service_s: array[float] = field(default_factory=lambda: array("d"))
+    queued_s: array[float] = field(default_factory=lambda: array("d"))
+
+    def timed(self, *, service_s: float, queued_s: float) -> None:
+        """One request that reached the wire is over: how long the service took, and how
+        long it waited (pacer, gate, backoff) besides."""
+        self.service_s.append(service_s)
+        self.queued_s.append(queued_s)
 
 
 class Tally:
@@ -104,6 +144,7 @@ class Tally:
         self.requests = 0
         self.throttled = 0
         self.retried = 0
+        self.sent = 0
         # 8 bytes per sent update: the percentiles need every latency.
         self.latencies = array("d")
 
@@ -113,6 +154,7 @@ class Tally:
         self.throttled += result.throttled
         self.retried += max(result.attempts - 1, 0)
         if result.attempts > 0:  # nothing sent, no latency to speak of
+            self.sent += 1
             self.latencies.append(result.elapsed_s)
 
     def summary(
@@ -123,10 +165,12 @@ class Tally:
         elapsed_s: float,
         traffic: Traffic | None = None,
     ) -> Summary:
-        """The totals so far; `traffic`, when the sender counted requests, replaces the sums."""
+        """The totals so far; `traffic`, when the sender counted requests, replaces the sums
+        (and its timings the latencies of results)."""
         counted = traffic or Traffic(
             requests=self.requests, throttled=self.throttled, retried=self.retried
         )
+        timed = traffic is not None
         return Summary(
             total=self.counts.total(),
             by_status={
@@ -138,7 +182,9 @@ class Tally:
             elapsed_s=elapsed_s,
             started_at=started_at,
             finished_at=finished_at,
-            latency_ms=latency_percentiles(self.latencies),
+            latency_ms=latency_percentiles(counted.service_s if timed else self.latencies),
+            queued_ms=latency_percentiles(counted.queued_s) if timed else {},
+            sent=self.sent,
         )
 
 
@@ -147,7 +193,8 @@ def summarize(
 ) -> Summary:
     """The `Summary` of `results`: counts, attempts and latency percentiles.
 
-    `latency_ms` covers the results that sent at least one request.
+    `latency_ms` covers the results that sent at least one request, each with its whole
+    `elapsed_s` (results do not say how much of it was waiting); `queued_ms` is empty.
     """
     tally = Tally()
     for result in results:

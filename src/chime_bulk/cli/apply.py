@@ -69,7 +69,7 @@ def run_apply(
     done = setup.done
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
-        return _items(plan, done)
+        return list(_items(plan, done))  # sized: progress knows the total, for an ETA
 
     request = RunRequest(
         items=items,

@@ -31,7 +31,7 @@ from .._policy.classification import ErrorKind
 from ..progress import FanOut, ProgressListener
 from ..state_aware import StatePlan
 from .common import CommonOptions, ExitCode
-from .output import JsonLines, ProgressBar, print_error, print_summary
+from .output import JsonLines, ProgressBar, ProgressLines, print_error, print_summary
 
 __all__ = ["RunRequest", "execute", "finish"]
 
@@ -76,12 +76,15 @@ async def _watch_signals(bulk: BulkUpdater, interrupts: _Interrupts, console: Co
 
 def _listeners(
     request: RunRequest, console: Console
-) -> tuple[list[ProgressListener], ProgressBar | None]:
+) -> tuple[list[ProgressListener], ProgressBar | ProgressLines | None]:
     listeners: list[ProgressListener] = []
-    bar: ProgressBar | None = None
+    bar: ProgressBar | ProgressLines | None = None
     common = request.common
-    if common.progress and not common.quiet and console.is_terminal and not request.dry_run:
-        bar = ProgressBar(console=console, description=request.title)
+    if common.progress and not common.quiet and not request.dry_run:
+        if console.is_terminal:
+            bar = ProgressBar(console=console, description=request.title)
+        else:  # a pipe, a CI log, cron, or json log format: a line every few seconds
+            bar = ProgressLines(console=console, description=request.title)
         listeners.append(bar)
     if request.json_lines:
         listeners.append(JsonLines())
@@ -149,7 +152,11 @@ async def execute(request: RunRequest, *, console: Console) -> ExitCode:
 
 
 async def _execute(
-    request: RunRequest, bulk: BulkUpdater, *, bar: ProgressBar | None, console: Console
+    request: RunRequest,
+    bulk: BulkUpdater,
+    *,
+    bar: ProgressBar | ProgressLines | None,
+    console: Console,
 ) -> ExitCode:
     if bulk.region is None:
         print_error(console, f"{NO_REGION}; nothing was sent")
