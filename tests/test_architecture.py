@@ -23,6 +23,7 @@ PUBLIC_NAMES = [
     "BulkUpdater",
     "Capabilities",
     "ChimeBulkError",
+    "CircuitPolicy",
     "ConfigurationError",
     "ErrorKind",
     "Failure",

@@ -37,6 +37,7 @@ from ._model.results import AttendeeResult, Status
 from ._model.summary import Summary
 from ._model.update import BatchExcept, Update
 from ._policy.brownout import BrownoutPolicy
+from ._policy.circuit import CircuitPolicy
 from ._policy.classification import ErrorKind, Failure
 from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
 from ._policy.retry import RetryPolicy
@@ -56,6 +57,7 @@ __all__ = [
     "BulkUpdater",
     "Capabilities",
     "ChimeBulkError",
+    "CircuitPolicy",
     "ConfigurationError",
     "ErrorKind",
     "Failure",

@@ -36,7 +36,8 @@ from .._model.errors import RunAborted
 from .._model.report import Report, ReportBuilder
 from .._model.results import AttendeeResult
 from .._model.update import BatchExcept
-from .._policy.brownout import BrownoutGate, BrownoutPolicy
+from .._policy.brownout import BrownoutPolicy
+from .._policy.circuit import CircuitPolicy
 from .._policy.pacing import Adaptive, Pacer, Pacing
 from .._policy.retry import RetryPolicy
 from ..progress import NullProgress, ProgressListener
@@ -44,7 +45,7 @@ from ..state_aware import Hosts, MediaSelection, SendingChange, StatePlan, Strat
 from .groups import unwrapped_group
 from .intake import Items, PlanIntake, check_items, total_of
 from .request import Outcome, Request
-from .run_state import RunState
+from .run_state import RunState, new_run_state
 from .sender import Sender
 from .settle import Settler
 from .state_runs import plan_restore, plan_sending, settle_verified
@@ -108,6 +109,7 @@ class BulkUpdater:
         retry: RetryPolicy | None = None,
         pacing: Pacing | None = None,
         brownout: BrownoutPolicy | None = None,
+        circuit: CircuitPolicy | None = None,
         deadline: float | None = None,
         journal: JournalTarget | None = None,
         progress: ProgressListener | None = None,
@@ -132,6 +134,7 @@ class BulkUpdater:
         self._retry = retry or RetryPolicy()
         self._pacing = pacing or Adaptive()
         self._brownout = brownout or BrownoutPolicy()
+        self._circuit = circuit or CircuitPolicy()
         self._defaults = _RunSettings(
             deadline=deadline, journal=journal, features=dict(meeting_features or {})
         )
@@ -424,7 +427,7 @@ class BulkUpdater:
         )
 
     def _new_state(self) -> RunState:
-        return RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
+        return new_run_state(brownout=self._brownout, circuit=self._circuit, clock=self._clock)
 
     @asynccontextmanager
     async def _session(self, settings: _RunSettings) -> AsyncIterator[_Run]:
@@ -452,7 +455,14 @@ class BulkUpdater:
 
     def _finish(self, report: Report, run: _Run) -> None:
         self._progress.on_finish(report.summary)
-        _log.info("run finished", **_summary_fields(report), brownouts=run.state.gate.pauses)
+        circuit = run.state.circuit
+        _log.info(
+            "run finished",
+            **_summary_fields(report),
+            brownouts=run.state.gate.pauses,
+            circuit_pauses=circuit.pauses,
+            sick_s=round(circuit.sick_for(), 3),
+        )
         if run.state.fatal is not None:
             raise RunAborted(report=report, error_code=run.state.fatal.code)
 
