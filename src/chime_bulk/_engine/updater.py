@@ -24,7 +24,12 @@ from typing import Any, Self
 import anyio
 import structlog
 
-from .._aws.clients import ClientFactory, ClientSettings, warn_if_retrying
+from .._aws.clients import (
+    DEFAULT_READ_TIMEOUT_S,
+    ClientFactory,
+    ClientSettings,
+    warn_if_retrying,
+)
 from .._aws.reads import (
     AttendeeState,
     list_attendees,
@@ -44,6 +49,7 @@ from ..progress import NullProgress, ProgressListener
 from ..state_aware import Hosts, MediaSelection, SendingChange, StatePlan, Strategy
 from .groups import unwrapped_group
 from .intake import Items, PlanIntake, check_items, total_of
+from .meetings import MeetingWatch
 from .request import Outcome, Request
 from .run_state import RunState, new_run_state
 from .sender import Sender
@@ -92,6 +98,10 @@ class BulkUpdater:
     Per-attendee failures never raise: they are rows of the report. A fatal error (401, 403,
     no credentials) stops the run and raises `RunAborted`, whose `.report` is complete.
 
+    `circuit` (a `CircuitPolicy`) says when a failing service pauses the run and how long it
+    is waited out before `RunAborted` (`ServiceUnhealthy`); `read_timeout_s` turns a request
+    left unanswered that long into a transient failure, retried.
+
     `deadline`, `journal` and `meeting_features` are defaults for every run; `run()` and
     `stream()` take their own. `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from
     `meeting_features()`) lets updates a meeting would reject be reported `invalid` without
@@ -115,17 +125,21 @@ class BulkUpdater:
         progress: ProgressListener | None = None,
         meeting_features: Mapping[str, MeetingFeatures] | None = None,
         grace_s: float = 3.0,
+        read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
         random: _random.Random | None = None,
         clock: Callable[[], float] = anyio.current_time,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         _check_deadline(deadline)
+        if not read_timeout_s > 0:
+            raise ValueError(f"read_timeout_s must be positive seconds, got {read_timeout_s}")
         self._settings = ClientSettings(
             region=region,
             profile=profile,
             endpoint_url=endpoint_url,
             max_pool_connections=max(max_concurrency, 10),
+            read_timeout_s=read_timeout_s,
         )
         if client is not None:
             warn_if_retrying(client)
@@ -437,7 +451,21 @@ class BulkUpdater:
         if self._run is not None:
             raise RuntimeError("one run at a time per BulkUpdater")
         state = self._new_state()
-        settler = Settler(sender=self._sending(), state=state, features=settings.features)
+        sender = self._sending()
+
+        async def read(request: Request) -> Outcome:
+            return await sender.perform(state, request)
+
+        meetings = MeetingWatch(
+            read=read, clock=self._clock, default_region=self._clients.default_region
+        )
+        settler = Settler(
+            sender=sender,
+            state=state,
+            features=settings.features,
+            meetings=meetings,
+            clock=self._clock,
+        )
         self._run = run = _Run(state=state, settings=settings, settler=settler)
         try:
             yield run
@@ -476,7 +504,9 @@ class BulkUpdater:
             run.intake = intake = PlanIntake(updates)
 
             async def deliver(index: int, result: AttendeeResult) -> None:
-                if journal is not None:
+                # A result a fatal error ended (401/403…) is left out of the journal, so a
+                # resume with good credentials sends it again.
+                if journal is not None and not run.settler.ended_by_fatal_error(result):
                     journal.record(index, result)
                 self._progress.on_result(result)
                 await sink(index, result)
