@@ -1,0 +1,71 @@
+"""End to end: the real `chime-bulk apply` against a sick emulator, a wrong Region, and
+nothing at all listening."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from chime_bulk import Report, Status
+from chime_bulk.emulator import Emulator, Faults
+
+from .conftest import chime_bulk, plan_for, writes
+
+
+def test_max_sick_s_aborts_an_outage_with_exit_3_and_a_complete_report(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Every write 500 and `--max-sick-s 2`: the run pauses and probes, then aborts with
+    exit 3 about 2 s after the service fell sick, a report naming every update, and only a
+    few dozen writes sent instead of 200 updates' worth of retries."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=2, attendees=100)
+    emulator.set_faults(Faults(p500=1.0))
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--max-sick-s",
+        "2",
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 3, done.stderr
+    assert "ServiceUnhealthy" in done.stderr
+    assert "Traceback" not in done.stderr
+    report = Report.read(report_path)
+    assert [r.attendee_id for r in report.results] == [u.attendee_id for u in updates]
+    assert report.summary.count(Status.SUCCEEDED) == 0
+    sent = writes(emulator)
+    assert len(sent) <= 40
+    assert report.summary.requests == len(sent)
+    times = [record.time for record in emulator.requests]
+    assert 1.9 <= max(times) - min(times) <= 4.0
+
+
+def test_a_wrong_region_reports_its_meetings_not_found_with_a_hint(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Meetings created in us-east-1, `--region us-west-2`: one GetMeeting per meeting finds
+    it is not there, every update is `not_found` (exit 1) with a message naming the Region,
+    and only the first requests of each meeting are sent."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=2, attendees=60)
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--region",
+        "us-west-2",
+        "--concurrency",
+        "4",
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 1, done.stderr
+    report = Report.read(report_path)
+    assert report.summary.by_status == {"not_found": 120}
+    assert all("not found in Region us-west-2" in (r.error_message or "") for r in report.results)
+    assert all("check --region" in (r.error_message or "") for r in report.results)
+    assert len(writes(emulator)) <= 2 * 4 + 4
