@@ -40,6 +40,7 @@ PUBLIC_NAMES = [
     "Plan",
     "PlanError",
     "PlanProblem",
+    "PreflightFailed",
     "ProgressListener",
     "Report",
     "RetryPolicy",

@@ -30,6 +30,7 @@ from ._model.errors import (
     ListingFailed,
     PlanError,
     PlanProblem,
+    PreflightFailed,
     RunAborted,
 )
 from ._model.report import Report
@@ -74,6 +75,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "PlanProblem",
+    "PreflightFailed",
     "ProgressListener",
     "Report",
     "RetryPolicy",

@@ -49,7 +49,7 @@ def test_a_wrong_region_reports_its_meetings_not_found_with_a_hint(
     """Meetings created in us-east-1, `--region us-west-2`: one GetMeeting per meeting finds
     it is not there, every update is `not_found` (exit 1) with a message naming the Region,
     and only the first requests of each meeting are sent."""
-    plan, updates = plan_for(emulator, tmp_path, meetings=2, attendees=60)
+    plan, _ = plan_for(emulator, tmp_path, meetings=2, attendees=60)
     report_path = tmp_path / "report.json"
     done = chime_bulk(
         "apply",

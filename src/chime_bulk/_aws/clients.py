@@ -89,6 +89,7 @@ class ClientFactory:
 
     def __init__(self, settings: ClientSettings, *, client: Any | None = None) -> None:
         self._settings = settings
+        self.injected = client is not None  # a client given: its caller set it up
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._lock = anyio.Lock()
@@ -103,6 +104,14 @@ class ClientFactory:
         if client is not None:
             self._clients[client.meta.region_name] = client
             self.default_region = self.default_region or client.meta.region_name
+
+    @property
+    def settings(self) -> ClientSettings:
+        return self._settings
+
+    @property
+    def session(self) -> AioSession:
+        return self._session
 
     def _config(self) -> AioConfig:
         return AioConfig(

@@ -30,6 +30,7 @@ from .._aws.clients import (
     ClientSettings,
     warn_if_retrying,
 )
+from .._aws.preflight import preflight
 from .._aws.reads import (
     AttendeeState,
     list_attendees,
@@ -263,6 +264,17 @@ class BulkUpdater:
         if run.settler.fatal_result is not None:
             report = Report(results=[run.settler.fatal_result], summary=report.summary)
         self._finish(report, run)
+
+    async def preflight(self) -> None:
+        """Check the default Region, the credentials and the endpoint before sending anything;
+        `PreflightFailed` (one clear message, `.code`, `.fatal`) when one of them is wrong.
+
+        Optional: without it a run meets the same problems on its first requests and ends in
+        `RunAborted`. A `client=` given is not checked.
+        """
+        if self._clients is None:
+            raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
+        await preflight(self._clients)
 
     async def list_attendees(
         self, meeting_id: str, *, region: str | None = None
