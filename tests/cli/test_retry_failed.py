@@ -86,7 +86,7 @@ def test_retry_failed_leaves_the_rest_of_a_mixed_report_alone(
         "apply", "--retry-failed", str(first), "--endpoint-url", emulator.endpoint_url
     )
     assert done.returncode == 0, done.stderr
-    sent = sorted(record.attendee_id or "" for record in writes(emulator))
+    sent = sorted(record.attendee_id or "" for record in emulator.requests)
     assert sent == sorted(updates[i].attendee_id for i in (1, 2, 5))
 
 
