@@ -36,6 +36,9 @@ def test_max_sick_s_aborts_an_outage_with_exit_3_and_a_complete_report(
     report = Report.read(report_path)
     assert [r.attendee_id for r in report.results] == [u.attendee_id for u in updates]
     assert report.summary.count(Status.SUCCEEDED) == 0
+    assert report.summary.circuit is not None
+    assert report.summary.circuit["pauses"] == 1
+    assert 1.9 <= report.summary.circuit["sick_s"] <= 4.0
     sent = writes(emulator)
     assert len(sent) <= 40
     assert report.summary.requests == len(sent)

@@ -31,6 +31,7 @@ anyio_backend = trio_mock_clock_backend
 SEED = 5
 OUTAGE_START = 1.0
 RATE = 50
+EXACT = 1e-9
 
 
 def _updater(fake: FakeChime, **options: Any) -> BulkUpdater:
@@ -71,6 +72,7 @@ async def test_a_60_s_outage_aborts_within_the_limit_with_few_requests(fault: Fa
     assert fake.now() == pytest.approx(OUTAGE_START + 60, abs=0.1)
     assert len(during) <= 30
     assert report.summary.requests == len(fake.calls)
+    assert report.summary.circuit == {"pauses": 1, "sick_s": pytest.approx(60.0, abs=0.1)}
     succeeded = report.summary.count(Status.SUCCEEDED)
     assert succeeded == sum(call.status == 200 for call in fake.calls)
     assert report.summary.count(Status.CANCELLED) + succeeded + report.summary.count(
@@ -107,6 +109,9 @@ async def test_an_outage_shorter_than_the_limit_is_waited_out_and_every_update_l
     async with _updater(fake) as bulk:
         report = await bulk.run(updates)
     assert report.summary.by_status == {"succeeded": len(updates)}
+    # The 16th failure (at 50/s, 0.3 s in) trips it; probes 1, 2, 4 and 8 s apart: the one at
+    # 16.3 s, after the outage, succeeds; sick since the first failure, at 1 s.
+    assert report.summary.circuit == {"pauses": 1, "sick_s": pytest.approx(15.3, abs=EXACT)}
     during = [call for call in fake.calls if OUTAGE_START <= call.time < 11.0]
     assert len(during) <= 50
     assert all(
@@ -121,4 +126,5 @@ async def test_scattered_failures_do_not_trip_the_circuit() -> None:
         async with _updater(fake) as bulk:
             report = await bulk.run(mute_all(fake.meetings))
     assert report.summary.by_status == {"succeeded": 1000}
+    assert report.summary.circuit is None
     assert all(event["event"] != "service unhealthy; pausing every request" for event in events)

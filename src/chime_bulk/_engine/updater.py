@@ -41,6 +41,7 @@ from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
 from .._model.report import Report, ReportBuilder
 from .._model.results import AttendeeResult
+from .._model.summary import Traffic
 from .._model.update import BatchExcept
 from .._policy.brownout import BrownoutPolicy
 from .._policy.circuit import CircuitPolicy
@@ -216,7 +217,7 @@ class BulkUpdater:
             run.plan = plan
             await self._drive(items, run, keep)
         assert run.intake is not None
-        report = builder.build(total=run.intake.fed, traffic=run.state.traffic)
+        report = builder.build(total=run.intake.fed, traffic=self._traffic(run))
         self._finish(report, run)
         return report
 
@@ -260,7 +261,7 @@ class BulkUpdater:
                 # Every result is out, or the reader left early: then stop the run at once.
                 tg.cancel_scope.cancel()
                 receive.close()
-        report = builder.build(traffic=run.state.traffic)
+        report = builder.build(traffic=self._traffic(run))
         if run.settler.fatal_result is not None:
             report = Report(results=[run.settler.fatal_result], summary=report.summary)
         self._finish(report, run)
@@ -492,6 +493,14 @@ class BulkUpdater:
             return await self._sending().perform(state, request)
 
         return send
+
+    @staticmethod
+    def _traffic(run: _Run) -> Traffic:
+        """The run's traffic for its summary, with what the circuit breaker went through."""
+        traffic, circuit = run.state.traffic, run.state.circuit
+        traffic.circuit_pauses = circuit.pauses
+        traffic.sick_s = circuit.sick_for()
+        return traffic
 
     def _finish(self, report: Report, run: _Run) -> None:
         self._progress.on_finish(report.summary)

@@ -34,6 +34,9 @@ class Summary:
     started_at: str
     finished_at: str
     latency_ms: dict[str, float] = field(default_factory=dict)
+    # The circuit breaker, when it tripped: `{"pauses": n, "sick_s": x}` (absent otherwise,
+    # and in reports written before it existed).
+    circuit: dict[str, float] | None = None
 
     def count(self, status: Status | str) -> int:
         """How many results ended with `status` (0 when none did)."""
@@ -50,12 +53,12 @@ class Summary:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "latency_ms": dict(self.latency_ms),
-        }
+        } | ({"circuit": dict(self.circuit)} if self.circuit is not None else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Summary:
         """The inverse of `to_dict` (`latency_ms` may be absent); a `ValueError` names a gap."""
-        required = tuple(key for key in _SUMMARY_KEYS if key != "latency_ms")
+        required = tuple(key for key in _SUMMARY_KEYS if key not in ("latency_ms", "circuit"))
         check_keys(data, allowed=_SUMMARY_KEYS, required=required)
         return cls(
             total=get_int(data, "total"),
@@ -67,6 +70,7 @@ class Summary:
             started_at=get_str(data, "started_at"),
             finished_at=get_str(data, "finished_at"),
             latency_ms=_get_latencies(data, "latency_ms"),
+            circuit=_get_latencies(data, "circuit") if "circuit" in data else None,
         )
 
 
@@ -94,6 +98,8 @@ class Traffic:
     requests: int = 0
     throttled: int = 0
     retried: int = 0
+    circuit_pauses: int = 0  # times the circuit breaker paused the run
+    sick_s: float = 0.0  # how long the service was counted sick
 
 
 class Tally:
@@ -139,6 +145,11 @@ class Tally:
             started_at=started_at,
             finished_at=finished_at,
             latency_ms=latency_percentiles(self.latencies),
+            circuit=(
+                {"pauses": counted.circuit_pauses, "sick_s": round(counted.sick_s, 3)}
+                if counted.circuit_pauses
+                else None
+            ),
         )
 
 
