@@ -65,6 +65,7 @@ async def test_a_60_s_outage_aborts_within_the_limit_with_few_requests(fault: Fa
                 await bulk.run(updates)
     report = caught.value.report
     assert caught.value.error_code == "ServiceUnhealthy"
+    assert "the service stayed unhealthy for 60 s" in str(caught.value)
     assert len(report.results) == len(updates) == report.summary.total
     during = [call for call in fake.calls if call.time >= OUTAGE_START]
     # Measured for this seed: 25 (500s) or 24 (503s) requests in the 60 s, the last probe

@@ -40,7 +40,7 @@ from .._io.journal import CLEANUP_TIMEOUT_S, Journal
 from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
 from .._model.report import Report, ReportBuilder
-from .._model.results import AttendeeResult
+from .._model.results import AttendeeResult, Status
 from .._model.summary import Traffic
 from .._model.update import BatchExcept
 from .._policy.brownout import BrownoutPolicy
@@ -54,7 +54,7 @@ from .intake import Items, PlanIntake, check_items, total_of
 from .meetings import MeetingWatch
 from .request import Outcome, Request
 from .run_state import RunState, new_run_state
-from .sender import Sender
+from .sender import SERVICE_UNHEALTHY, Sender
 from .settle import Settler
 from .state_runs import plan_restore, plan_sending, settle_verified
 
@@ -512,8 +512,17 @@ class BulkUpdater:
             circuit_pauses=circuit.pauses,
             sick_s=round(circuit.sick_for(), 3),
         )
-        if run.state.fatal is not None:
-            raise RunAborted(report=report, error_code=run.state.fatal.code)
+        fatal = run.state.fatal
+        if fatal is not None:
+            message = None
+            if fatal.code == SERVICE_UNHEALTHY:
+                # Not an error of any one update: say what the circuit breaker saw.
+                cancelled = report.summary.count(Status.CANCELLED)
+                message = (
+                    f"run aborted ({fatal.code}): {fatal.message}; "
+                    f"{cancelled} of {report.summary.total} updates cancelled"
+                )
+            raise RunAborted(report=report, error_code=fatal.code, message=message)
 
     async def _drive(self, updates: Items, run: _Run, sink: Sink) -> None:
         """Settle every update with `max_concurrency` workers; each result goes to the
