@@ -72,3 +72,32 @@ def test_a_wrong_region_reports_its_meetings_not_found_with_a_hint(
     assert all("not found in Region us-west-2" in (r.error_message or "") for r in report.results)
     assert all("check --region" in (r.error_message or "") for r in report.results)
     assert len(writes(emulator)) <= 2 * 4 + 4
+
+
+def test_a_hung_service_times_out_and_trips_the_circuit(emulator: Emulator, tmp_path: Path) -> None:
+    """Every answer 2 s late, `--read-timeout 0.3 --max-sick-s 1.5`: the timeouts are
+    transient failures that count as sickness, so the run aborts (exit 3) in seconds with a
+    complete report instead of waiting out every hung request's retries."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=1, attendees=60)
+    emulator.set_faults(Faults(latency_ms=2000))
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--read-timeout",
+        "0.3",
+        "--max-sick-s",
+        "1.5",
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 3, done.stderr
+    assert "ServiceUnhealthy" in done.stderr
+    assert "ReadTimeoutError" in done.stderr
+    report = Report.read(report_path)
+    assert len(report.results) == len(updates)
+    assert report.summary.elapsed_s < 5
+    # (The emulator logs a request once it has answered it, seconds later: count ours.)
+    assert report.summary.requests <= 24
