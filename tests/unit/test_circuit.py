@@ -72,3 +72,13 @@ def test_a_bad_policy_is_refused_naming_the_field(options: dict[str, float], fie
     """`CircuitPolicy` checks itself; the error names the field."""
     with pytest.raises(ValueError, match=field):
         CircuitPolicy(**options)  # type: ignore[arg-type]
+
+
+def test_sick_answers_that_slid_out_of_the_window_no_longer_count() -> None:
+    """Window 3, threshold 2: a sick answer three answers ago has slid out, so one more
+    sick answer does not trip it; the next one does."""
+    clock = _Clock()
+    circuit = Circuit(CircuitPolicy(window=3, threshold=2), clock=clock)
+    answers = [True, False, False, True, True]
+    verdicts = [circuit.record(sick=sick, probe=False) for sick in answers]
+    assert verdicts == [Verdict.CARRY_ON] * 4 + [Verdict.PAUSE]

@@ -73,6 +73,7 @@ class Circuit:
         self._policy = policy
         self._clock = clock
         self._recent: deque[tuple[float, bool]] = deque(maxlen=policy.window)
+        self._sick_count = 0  # sick answers in `_recent`
         self.sick_since: float | None = None  # set while tripped
         self.pause_s = 0.0  # the pause a PAUSE verdict asks for
         self._next_pause = policy.first_pause_s
@@ -97,15 +98,21 @@ class Circuit:
                 self.sick_s += now - self.sick_since
                 self.sick_since = None
                 self._recent.clear()
+                self._sick_count = 0
                 self._next_pause = self._policy.first_pause_s
                 return Verdict.RECOVERED
             return self._pause_or_abort(now)
+        # A running count: this is on every attempt's path, so no sum over the window.
+        if len(self._recent) == self._policy.window:
+            self._sick_count -= self._recent[0][1]
         self._recent.append((now, sick))
-        if sum(s for _, s in self._recent) < self._policy.threshold:
+        self._sick_count += sick
+        if self._sick_count < self._policy.threshold:
             return Verdict.CARRY_ON
         self.pauses += 1
         self.sick_since = min(t for t, s in self._recent if s)
         self._recent.clear()
+        self._sick_count = 0
         return self._pause_or_abort(now)
 
     def sick_for(self) -> float:
