@@ -5,10 +5,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from chime_bulk import Report, Status
+import anyio
+
+from chime_bulk import (
+    AttendeeResult,
+    BulkUpdater,
+    Journal,
+    NullProgress,
+    Report,
+    RunAborted,
+    Status,
+    load_journal,
+    read_plan,
+)
 from chime_bulk.emulator import Emulator, Faults
 
-from .conftest import chime_bulk, plan_for, writes
+from .conftest import MUTE_VIDEO, chime_bulk, plan_for, writes
 
 
 def test_max_sick_s_aborts_an_outage_with_exit_3_and_a_complete_report(
@@ -101,3 +113,59 @@ def test_a_hung_service_times_out_and_trips_the_circuit(emulator: Emulator, tmp_
     assert report.summary.elapsed_s < 5
     # (The emulator logs a request once it has answered it, seconds later: count ours.)
     assert report.summary.requests <= 24
+
+
+def test_resume_after_credentials_were_revoked_finishes_the_plan(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A run whose token expired after 60 of 200 results aborted with its journal; then
+    `apply PLAN --journal J --resume` with good credentials sends exactly the updates not
+    yet final (the ones the 403 met included) and the ground truth equals the plan."""
+    plan, updates = plan_for(emulator, tmp_path, meetings=2, attendees=100)
+    journal_path = tmp_path / "run.journal"
+    revoked = Faults(auth_failure="ExpiredTokenException")
+
+    class _Revoke(NullProgress):
+        seen = 0
+
+        def on_result(self, result: AttendeeResult) -> None:
+            self.seen += 1
+            if self.seen == 60:
+                emulator.set_faults(revoked)
+
+    async def first_run() -> RunAborted:
+        journal = Journal.open(journal_path, plan_sha256=read_plan(plan).sha256)
+        async with (
+            journal,
+            BulkUpdater(
+                endpoint_url=emulator.endpoint_url, max_concurrency=8, progress=_Revoke()
+            ) as bulk,
+        ):
+            try:
+                await bulk.run(updates, journal=journal)
+            except RunAborted as aborted:
+                return aborted
+        raise AssertionError("the run was not aborted")
+
+    aborted = anyio.run(first_run)
+    assert aborted.error_code == "ExpiredTokenException"
+    done_before = load_journal(journal_path)
+    assert 60 <= len(done_before) < 200
+    emulator.set_faults(Faults())
+    emulator.clear_requests()
+    report_path = tmp_path / "report.json"
+    done = chime_bulk(
+        "apply",
+        str(plan),
+        "--endpoint-url",
+        emulator.endpoint_url,
+        "--journal",
+        str(journal_path),
+        "--resume",
+        "--report",
+        str(report_path),
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(writes(emulator)) == 200 - len(done_before)
+    assert Report.read(report_path).summary.by_status == {"succeeded": 200}
+    assert all(emulator.capabilities(*u.key) == MUTE_VIDEO.to_api() for u in updates)
