@@ -30,6 +30,7 @@ from ._model.errors import (
     ListingFailed,
     PlanError,
     PlanProblem,
+    PreflightFailed,
     RunAborted,
 )
 from ._model.report import Report
@@ -37,6 +38,7 @@ from ._model.results import AttendeeResult, Status
 from ._model.summary import Summary
 from ._model.update import BatchExcept, Update
 from ._policy.brownout import BrownoutPolicy
+from ._policy.circuit import CircuitPolicy
 from ._policy.classification import ErrorKind, Failure
 from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
 from ._policy.retry import RetryPolicy
@@ -56,6 +58,7 @@ __all__ = [
     "BulkUpdater",
     "Capabilities",
     "ChimeBulkError",
+    "CircuitPolicy",
     "ConfigurationError",
     "ErrorKind",
     "Failure",
@@ -72,6 +75,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "PlanProblem",
+    "PreflightFailed",
     "ProgressListener",
     "Report",
     "RetryPolicy",

@@ -5,7 +5,7 @@ its methods; what belongs to a single request stays in the `Sender`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Final
@@ -13,10 +13,11 @@ from typing import Final
 import anyio
 
 from .._model.summary import Traffic
-from .._policy.brownout import BrownoutGate
+from .._policy.brownout import BrownoutGate, BrownoutPolicy
+from .._policy.circuit import Circuit, CircuitPolicy
 from .._policy.classification import ErrorKind, Failure
 
-__all__ = ["InFlight", "Reachability", "RunState", "Stopped", "Stopping"]
+__all__ = ["InFlight", "Reachability", "RunState", "Stopped", "Stopping", "new_run_state"]
 
 #: Connections that may fail before anything has answered, before the run gives up: a wrong
 #: endpoint fails in seconds instead of retrying every update to exhaustion.
@@ -104,6 +105,7 @@ class RunState:
     """Shared by every request of one run (writes and reads alike)."""
 
     gate: BrownoutGate
+    circuit: Circuit
     traffic: Traffic = field(default_factory=Traffic)
     stopping: Stopping = field(default_factory=Stopping)
     reachability: Reachability = field(default_factory=Reachability)
@@ -121,3 +123,10 @@ class RunState:
             self.fatal = failure
         self.stop(grace_s=0)
         return first
+
+
+def new_run_state(
+    *, brownout: BrownoutPolicy | None, circuit: CircuitPolicy, clock: Callable[[], float]
+) -> RunState:
+    """A fresh state for one run (or for a read outside any run)."""
+    return RunState(gate=BrownoutGate(brownout, clock=clock), circuit=Circuit(circuit, clock=clock))

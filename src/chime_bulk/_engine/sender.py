@@ -13,7 +13,7 @@ from __future__ import annotations
 import random as _random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import anyio
 import structlog
@@ -21,6 +21,7 @@ from tenacity import RetryCallState
 
 from .._aws.clients import ClientFactory
 from .._model.results import Status
+from .._policy.circuit import Verdict
 from .._policy.classification import ErrorKind, Failure, classify
 from .._policy.pacing import Pacer
 from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
@@ -28,7 +29,10 @@ from ..progress import ProgressListener
 from .request import Outcome, Request
 from .run_state import InFlight, RunState, Stopped
 
-__all__ = ["Sender"]
+__all__ = ["SERVICE_UNHEALTHY", "Sender"]
+
+#: `RunAborted.error_code` when the circuit breaker gave up on a sick service.
+SERVICE_UNHEALTHY: Final = "ServiceUnhealthy"
 
 _log = structlog.get_logger("chime_bulk")
 
@@ -221,6 +225,10 @@ class Sender:
                         unavailable=failure.kind is ErrorKind.UNAVAILABLE,
                         retry_after_s=failure.retry_after_s,
                     )
+                # A timeout or a reset is sickness too (the service took the request and
+                # never answered it well); a fatal error ends the run on its own.
+                if failure.kind is not ErrorKind.FATAL:
+                    self._judge_health(run, failure, probe=ticket.probe)
                 self._log.debug(
                     "attempt failed", **request.ids, attempt=tally.attempts, error_code=failure.code
                 )
@@ -230,9 +238,43 @@ class Sender:
             run.reachability.record_answer()
             pacer.on_response(throttled=False)
             ticket.record(unavailable=False, retry_after_s=None)
+            self._judge_health(run, None, probe=ticket.probe)
         tally.response = response
         tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
         self._log.debug("attempt succeeded", **request.ids, attempt=tally.attempts)
+
+    def _judge_health(self, run: RunState, failure: Failure | None, *, probe: bool) -> None:
+        """Tell the circuit breaker how an attempt went, and act on its verdict."""
+        circuit = run.circuit
+        sick = failure is not None and failure.kind.retryable
+        verdict = circuit.record(sick=sick, probe=probe)
+        if verdict is Verdict.CARRY_ON:
+            return
+        if verdict is Verdict.RECOVERED:
+            _log.info("service recovered; resuming", sick_s=round(circuit.sick_for(), 3))
+            return
+        last = failure.code if failure is not None else None
+        if verdict is Verdict.PAUSE:
+            _log.warning(
+                "service unhealthy; pausing every request",
+                pause_s=round(circuit.pause_s, 3),
+                pauses=circuit.pauses,
+                last_error_code=last,
+            )
+            run.gate.hold(circuit.pause_s)
+            return
+        limit = circuit.policy.max_sick_s
+        _log.error("service unhealthy for too long; aborting the run", max_sick_s=limit)
+        run.abort(
+            Failure(
+                kind=ErrorKind.FATAL,
+                code=SERVICE_UNHEALTHY,
+                message=(
+                    f"the service stayed unhealthy for {limit:g} s (last error {last}); "
+                    "nothing more was sent"
+                ),
+            )
+        )
 
     @staticmethod
     def _count_failure(run: RunState | None, tally: _Tally, failure: Failure) -> None:

@@ -7,13 +7,15 @@ never sends what the service would reject (`invalid`); everything else goes thro
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from .._model.capabilities import MeetingFeatures
 from .._model.results import AttendeeResult, Status
 from .._model.update import BatchExcept, Update
 from .._model.validation import batch_problems, update_problems
+from .meetings import MeetingWatch
 from .request import Outcome, Request
 from .run_state import RunState
 from .sender import Sender
@@ -22,6 +24,7 @@ __all__ = ["BATCH_OPERATION", "UPDATE_OPERATION", "Settler", "result_of"]
 
 UPDATE_OPERATION: Final = "UpdateAttendeeCapabilities"
 BATCH_OPERATION: Final = "BatchUpdateAttendeeCapabilitiesExcept"
+_NOT_FOUND: Final = "NotFoundException"
 
 
 class Settler:
@@ -33,11 +36,19 @@ class Settler:
         sender: Sender,
         state: RunState,
         features: Mapping[str, MeetingFeatures],
+        meetings: MeetingWatch,
+        clock: Callable[[], float],
     ) -> None:
+        self._meetings = meetings
+        self._clock = clock
         self._sender = sender
         self._state = state
         self._features = features
         self.fatal_result: AttendeeResult | None = None  # the first result of a fatal error
+        # Every result a fatal error ended (several may be in flight when credentials are
+        # revoked): `failed` in the report, but not final for a resume, which must send them
+        # again once the credentials are good.
+        self._fatal: set[int] = set()
 
     async def update(self, update: Update) -> AttendeeResult:
         """Everything that happens to one update, ending in its one result."""
@@ -59,7 +70,18 @@ class Settler:
             attendee_id=update.attendee_id,
         )
         problems = update_problems(update, features=self._features.get(update.meeting_id))
-        (result,), _ = await self._send((update,), request, problems=problems)
+        if not problems and not self._state.stopping.requested:
+            gone = await self._meetings.gone(update.meeting_id, update.region)
+            if gone is not None:
+                unsent = AttendeeResult.unsent(update, Status.NOT_FOUND, f"{gone}; not sent")
+                return dataclasses.replace(unsent, error_code=_NOT_FOUND)
+        sent_at = self._clock()
+        (result,), outcome = await self._send((update,), request, problems=problems)
+        if outcome is not None and outcome.status is Status.NOT_FOUND:
+            # The attendee, or its whole meeting? One GetMeeting tells, for every update of it.
+            why = await self._meetings.check(update.meeting_id, update.region, sent_at=sent_at)
+            if why is not None:
+                result = dataclasses.replace(result, error_message=why)
         return result
 
     async def batch(self, batch: BatchExcept) -> tuple[list[AttendeeResult], Outcome | None]:
@@ -92,9 +114,15 @@ class Settler:
             return [AttendeeResult.unsent(u, Status.INVALID, message) for u in updates], None
         outcome = await self._sender.perform(self._state, request)
         results = [result_of(update, outcome) for update in updates]
-        if outcome.fatal and self.fatal_result is None:
-            self.fatal_result = results[0]
+        if outcome.fatal:
+            self._fatal.update(id(result) for result in results)
+            if self.fatal_result is None:
+                self.fatal_result = results[0]
         return results, outcome
+
+    def ended_by_fatal_error(self, result: AttendeeResult) -> bool:
+        """Whether `result` (one this settler made) met the run's fatal error."""
+        return id(result) in self._fatal
 
 
 def result_of(update: Update, outcome: Outcome) -> AttendeeResult:

@@ -24,7 +24,13 @@ from typing import Any, Self
 import anyio
 import structlog
 
-from .._aws.clients import ClientFactory, ClientSettings, warn_if_retrying
+from .._aws.clients import (
+    DEFAULT_READ_TIMEOUT_S,
+    ClientFactory,
+    ClientSettings,
+    warn_if_retrying,
+)
+from .._aws.preflight import preflight
 from .._aws.reads import (
     AttendeeState,
     list_attendees,
@@ -34,18 +40,21 @@ from .._io.journal import CLEANUP_TIMEOUT_S, Journal
 from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
 from .._model.report import Report, ReportBuilder
-from .._model.results import AttendeeResult
+from .._model.results import AttendeeResult, Status
+from .._model.summary import Traffic
 from .._model.update import BatchExcept
-from .._policy.brownout import BrownoutGate, BrownoutPolicy
+from .._policy.brownout import BrownoutPolicy
+from .._policy.circuit import CircuitPolicy
 from .._policy.pacing import Adaptive, Pacer, Pacing
 from .._policy.retry import RetryPolicy
 from ..progress import NullProgress, ProgressListener
 from ..state_aware import Hosts, MediaSelection, SendingChange, StatePlan, Strategy
 from .groups import unwrapped_group
 from .intake import Items, PlanIntake, check_items, total_of
+from .meetings import MeetingWatch
 from .request import Outcome, Request
-from .run_state import RunState
-from .sender import Sender
+from .run_state import RunState, new_run_state
+from .sender import SERVICE_UNHEALTHY, Sender
 from .settle import Settler
 from .state_runs import plan_restore, plan_sending, settle_verified
 
@@ -91,6 +100,10 @@ class BulkUpdater:
     Per-attendee failures never raise: they are rows of the report. A fatal error (401, 403,
     no credentials) stops the run and raises `RunAborted`, whose `.report` is complete.
 
+    `circuit` (a `CircuitPolicy`) says when a failing service pauses the run and how long it
+    is waited out before `RunAborted` (`ServiceUnhealthy`); `read_timeout_s` turns a request
+    left unanswered that long into a transient failure, retried.
+
     `deadline`, `journal` and `meeting_features` are defaults for every run; `run()` and
     `stream()` take their own. `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from
     `meeting_features()`) lets updates a meeting would reject be reported `invalid` without
@@ -108,22 +121,27 @@ class BulkUpdater:
         retry: RetryPolicy | None = None,
         pacing: Pacing | None = None,
         brownout: BrownoutPolicy | None = None,
+        circuit: CircuitPolicy | None = None,
         deadline: float | None = None,
         journal: JournalTarget | None = None,
         progress: ProgressListener | None = None,
         meeting_features: Mapping[str, MeetingFeatures] | None = None,
         grace_s: float = 3.0,
+        read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
         random: _random.Random | None = None,
         clock: Callable[[], float] = anyio.current_time,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         _check_deadline(deadline)
+        if not read_timeout_s > 0:
+            raise ValueError(f"read_timeout_s must be positive seconds, got {read_timeout_s}")
         self._settings = ClientSettings(
             region=region,
             profile=profile,
             endpoint_url=endpoint_url,
             max_pool_connections=max(max_concurrency, 10),
+            read_timeout_s=read_timeout_s,
         )
         if client is not None:
             warn_if_retrying(client)
@@ -132,6 +150,7 @@ class BulkUpdater:
         self._retry = retry or RetryPolicy()
         self._pacing = pacing or Adaptive()
         self._brownout = brownout or BrownoutPolicy()
+        self._circuit = circuit or CircuitPolicy()
         self._defaults = _RunSettings(
             deadline=deadline, journal=journal, features=dict(meeting_features or {})
         )
@@ -198,7 +217,7 @@ class BulkUpdater:
             run.plan = plan
             await self._drive(items, run, keep)
         assert run.intake is not None
-        report = builder.build(total=run.intake.fed, traffic=run.state.traffic)
+        report = builder.build(total=run.intake.fed, traffic=self._traffic(run))
         self._finish(report, run)
         return report
 
@@ -242,10 +261,21 @@ class BulkUpdater:
                 # Every result is out, or the reader left early: then stop the run at once.
                 tg.cancel_scope.cancel()
                 receive.close()
-        report = builder.build(traffic=run.state.traffic)
+        report = builder.build(traffic=self._traffic(run))
         if run.settler.fatal_result is not None:
             report = Report(results=[run.settler.fatal_result], summary=report.summary)
         self._finish(report, run)
+
+    async def preflight(self) -> None:
+        """Check the default Region, the credentials and the endpoint before sending anything;
+        `PreflightFailed` (one clear message, `.code`, `.fatal`) when one of them is wrong.
+
+        Optional: without it a run meets the same problems on its first requests and ends in
+        `RunAborted`. A `client=` given is not checked.
+        """
+        if self._clients is None:
+            raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
+        await preflight(self._clients)
 
     async def list_attendees(
         self, meeting_id: str, *, region: str | None = None
@@ -424,7 +454,7 @@ class BulkUpdater:
         )
 
     def _new_state(self) -> RunState:
-        return RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
+        return new_run_state(brownout=self._brownout, circuit=self._circuit, clock=self._clock)
 
     @asynccontextmanager
     async def _session(self, settings: _RunSettings) -> AsyncIterator[_Run]:
@@ -434,7 +464,21 @@ class BulkUpdater:
         if self._run is not None:
             raise RuntimeError("one run at a time per BulkUpdater")
         state = self._new_state()
-        settler = Settler(sender=self._sending(), state=state, features=settings.features)
+        sender = self._sending()
+
+        async def read(request: Request) -> Outcome:
+            return await sender.perform(state, request)
+
+        meetings = MeetingWatch(
+            read=read, clock=self._clock, default_region=self._clients.default_region
+        )
+        settler = Settler(
+            sender=sender,
+            state=state,
+            features=settings.features,
+            meetings=meetings,
+            clock=self._clock,
+        )
         self._run = run = _Run(state=state, settings=settings, settler=settler)
         try:
             yield run
@@ -450,11 +494,35 @@ class BulkUpdater:
 
         return send
 
+    @staticmethod
+    def _traffic(run: _Run) -> Traffic:
+        """The run's traffic for its summary, with what the circuit breaker went through."""
+        traffic, circuit = run.state.traffic, run.state.circuit
+        traffic.circuit_pauses = circuit.pauses
+        traffic.sick_s = circuit.sick_for()
+        return traffic
+
     def _finish(self, report: Report, run: _Run) -> None:
         self._progress.on_finish(report.summary)
-        _log.info("run finished", **_summary_fields(report), brownouts=run.state.gate.pauses)
-        if run.state.fatal is not None:
-            raise RunAborted(report=report, error_code=run.state.fatal.code)
+        circuit = run.state.circuit
+        _log.info(
+            "run finished",
+            **_summary_fields(report),
+            brownouts=run.state.gate.pauses,
+            circuit_pauses=circuit.pauses,
+            sick_s=round(circuit.sick_for(), 3),
+        )
+        fatal = run.state.fatal
+        if fatal is not None:
+            message = None
+            if fatal.code == SERVICE_UNHEALTHY:
+                # Not an error of any one update: say what the circuit breaker saw.
+                cancelled = report.summary.count(Status.CANCELLED)
+                message = (
+                    f"run aborted ({fatal.code}): {fatal.message}; "
+                    f"{cancelled} of {report.summary.total} updates cancelled"
+                )
+            raise RunAborted(report=report, error_code=fatal.code, message=message)
 
     async def _drive(self, updates: Items, run: _Run, sink: Sink) -> None:
         """Settle every update with `max_concurrency` workers; each result goes to the
@@ -466,7 +534,9 @@ class BulkUpdater:
             run.intake = intake = PlanIntake(updates)
 
             async def deliver(index: int, result: AttendeeResult) -> None:
-                if journal is not None:
+                # A result a fatal error ended (401/403…) is left out of the journal, so a
+                # resume with good credentials sends it again.
+                if journal is not None and not run.settler.ended_by_fatal_error(result):
                     journal.record(index, result)
                 self._progress.on_result(result)
                 await sink(index, result)

@@ -6,6 +6,9 @@ ChimeBulkError                 base of everything chime-bulk raises on purpose
 ├── PlanError                  bad input (plan file, stdin, report to restore); nothing was sent.
 │   │                          `.problems` holds every problem found, each with its line number
 │   └── JournalError           a resume journal is corrupt or belongs to a different plan
+├── PreflightFailed            checked before the first update: no credentials, an unknown
+│                              Region, an endpoint that refuses connections; nothing was
+│                              sent. `.code` names which, `.fatal` is False for a usage error
 ├── ListingFailed              a meeting could not be read (its attendees or features);
 │                              `.failure` says why; nothing was sent for it
 └── RunAborted                 a fatal error (401/403, missing credentials, no Region, an
@@ -34,6 +37,7 @@ __all__ = [
     "ListingFailed",
     "PlanError",
     "PlanProblem",
+    "PreflightFailed",
     "RunAborted",
 ]
 
@@ -85,6 +89,27 @@ class PlanError(ChimeBulkError):
 
 class JournalError(PlanError):
     """A journal cannot be resumed from: garbage before its last line, or another plan's."""
+
+
+class PreflightFailed(ChimeBulkError):
+    """The check before the first update failed; nothing was sent.
+
+    `code`: `NoRegion` or `UnknownRegion` (a usage error, `fatal` False), `NoCredentials` or
+    `EndpointUnreachable` (`fatal` True: exit 3, like a run aborted by them).
+    """
+
+    def __init__(self, code: str, message: str, *, fatal: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fatal = fatal
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_preflight_failed, (self.code, self.message, self.fatal))
+
+
+def _rebuild_preflight_failed(code: str, message: str, fatal: bool) -> PreflightFailed:
+    return PreflightFailed(code, message, fatal=fatal)
 
 
 class ListingFailed(ChimeBulkError):

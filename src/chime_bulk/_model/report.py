@@ -15,12 +15,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Final
 
 from .._io import report_files
 from .._io.fields import ReportFormat
-from .results import AttendeeResult
+from .results import AttendeeResult, Status
 from .summary import Summary, Tally, Traffic, iso_utc
+from .update import Update
+
+#: What `retry_updates` sends again.
+_RETRIED: Final = frozenset({Status.FAILED, Status.CANCELLED})
+#: `state_aware.CHANGED_SINCE` (the model imports nothing above it): a restore's deliberate
+#: refusal to overwrite someone else's change is not a failure to retry.
+_NOT_RETRIED_CODES: Final = frozenset({"ChangedSinceRun"})
 
 __all__ = ["Report", "ReportBuilder"]
 
@@ -44,6 +51,41 @@ class Report:
     def failed(self) -> list[AttendeeResult]:
         """The results that did not leave the attendee as asked."""
         return [result for result in self.results if not result.status.ok]
+
+    def retry_updates(self) -> list[Update]:
+        """The updates to send again: one per `failed` or `cancelled` result, in report order,
+        with the capabilities, Region and `previous` it had.
+
+        >>> report = await bulk.run(report.retry_updates())  # doctest: +SKIP
+
+        Results themselves given to `run()` pass through unchanged (they are decided results,
+        e.g. resumed from a journal); this is how to ask for them to be sent. Left out: the
+        other statuses (`invalid` would still be invalid, `not_found` is gone), a result
+        without desired capabilities, and a restore's `ChangedSinceRun` (someone else changed
+        the attendee since; restore refused to overwrite that, and so does a retry).
+        """
+        updates: list[Update] = []
+        seen: set[tuple[str, str]] = set()
+        for result in self.results:
+            key = (result.meeting_id, result.attendee_id)
+            if (
+                result.status not in _RETRIED
+                or result.desired is None
+                or result.error_code in _NOT_RETRIED_CODES
+                or key in seen
+            ):
+                continue
+            seen.add(key)
+            updates.append(
+                Update(
+                    meeting_id=result.meeting_id,
+                    attendee_id=result.attendee_id,
+                    capabilities=result.desired,
+                    region=result.region,
+                    previous=result.previous,
+                )
+            )
+        return updates
 
     def to_dict(self) -> dict[str, Any]:
         """`{"schema": "chime-bulk.report/1", "summary": {…}, "results": […]}`."""

@@ -45,6 +45,9 @@ class Summary:
     latency_ms: dict[str, float] = field(default_factory=dict)
     queued_ms: dict[str, float] = field(default_factory=dict)
     sent: int | None = None
+    # The circuit breaker, when it tripped: `{"pauses": n, "sick_s": x}` (absent otherwise,
+    # and in reports written before it existed).
+    circuit: dict[str, float] | None = None
 
     @property
     def updates_per_s(self) -> float | None:
@@ -77,12 +80,12 @@ class Summary:
             "latency_ms": dict(self.latency_ms),
             "queued_ms": dict(self.queued_ms),
             "sent": self.sent,
-        }
+        } | ({"circuit": dict(self.circuit)} if self.circuit is not None else {})
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Summary:
-        """The inverse of `to_dict` (`latency_ms`, `queued_ms` and `sent` may be absent, as in
-        older reports); a `ValueError` names a gap."""
+        """The inverse of `to_dict` (`latency_ms`, `queued_ms`, `sent` and `circuit` may be
+        absent, as in older reports); a `ValueError` names a gap."""
         required = tuple(key for key in _SUMMARY_KEYS if key not in _OPTIONAL_KEYS)
         check_keys(data, allowed=_SUMMARY_KEYS, required=required)
         return cls(
@@ -97,11 +100,12 @@ class Summary:
             latency_ms=_get_latencies(data, "latency_ms"),
             queued_ms=_get_latencies(data, "queued_ms"),
             sent=None if data.get("sent") is None else get_int(data, "sent"),
+            circuit=_get_latencies(data, "circuit") if "circuit" in data else None,
         )
 
 
 _SUMMARY_KEYS: Final = tuple(Summary.__dataclass_fields__)
-_OPTIONAL_KEYS: Final = ("latency_ms", "queued_ms", "sent")
+_OPTIONAL_KEYS: Final = ("latency_ms", "queued_ms", "sent", "circuit")
 
 
 def _get_counts(data: Mapping[str, Any], key: str) -> dict[str, int]:
@@ -126,6 +130,8 @@ class Traffic:
     requests: int = 0
     throttled: int = 0
     retried: int = 0
+    circuit_pauses: int = 0  # times the circuit breaker paused the run
+    sick_s: float = 0.0  # how long the service was counted sick
     service_s: array[float] = field(default_factory=lambda: array("d"))
     queued_s: array[float] = field(default_factory=lambda: array("d"))
 
@@ -185,6 +191,11 @@ class Tally:
             latency_ms=latency_percentiles(counted.service_s if timed else self.latencies),
             queued_ms=latency_percentiles(counted.queued_s) if timed else {},
             sent=self.sent,
+            circuit=(
+                {"pauses": counted.circuit_pauses, "sick_s": round(counted.sick_s, 3)}
+                if counted.circuit_pauses
+                else None
+            ),
         )
 
 

@@ -110,6 +110,17 @@ class BrownoutGate:
             self._pause(pause)
             self._notify()
 
+    def hold(self, seconds: float) -> None:
+        """Pause everyone for at least `seconds`, then probe (the circuit breaker's pause:
+        the same machinery as a brownout's, so there is one gate to wait at)."""
+        until = self._clock() + seconds
+        if self._state is GateState.PAUSED:
+            until = max(until, self._paused_until)
+        self._state = GateState.PAUSED
+        self._paused_until = until
+        self._recent.clear()
+        self._notify()
+
     def abandon_probe(self) -> None:
         """The probe never got an answer (cancelled): let another request probe."""
         self._probe_out = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import heapq
 import sys
 from collections.abc import Iterable, Iterator
@@ -16,12 +17,14 @@ from .._engine.intake import Item
 from .._engine.updater import BulkUpdater
 from .._io.plans import Plan, read_plan
 from .._model.errors import PlanError
+from .._model.report import Report
 from .._model.results import AttendeeResult, Status
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .journaling import prepare_journal
 from .output import (
     configure_logging,
+    print_error,
     print_problems,
     print_warning,
     stderr_console,
@@ -86,8 +89,37 @@ def run_apply(
         setup.close()
 
 
+def _retry_plan(report_file: str) -> Plan:
+    """The failed and cancelled updates of a report, as a plan (`apply --retry-failed`)."""
+    try:
+        report = Report.read(report_file)
+        digest = hashlib.sha256(Path(report_file).read_bytes()).hexdigest()
+    except PlanError as error:
+        print_problems(stderr_console(), error, what=f"the report {report_file}")
+        sys.exit(ExitCode.USAGE)
+    except (ValueError, OSError) as error:
+        print_error(stderr_console(), f"{report_file}: {error}; nothing was sent")
+        sys.exit(ExitCode.USAGE)
+    updates = report.retry_updates()
+    warnings = [] if updates else [f"{report_file}: no failed or cancelled update to retry"]
+    return Plan(
+        updates=updates,
+        lines=list(range(1, len(updates) + 1)),
+        warnings=warnings,
+        source=report_file,
+        sha256=digest,
+    )
+
+
 @click.command("apply")
-@click.argument("plan_path", metavar="PLAN|-")
+@click.argument("plan_path", metavar="PLAN|-", required=False)
+@click.option(
+    "--retry-failed",
+    "retry_report",
+    metavar="REPORT",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Instead of a plan: send a report's failed and cancelled updates again.",
+)
 @click.option(
     "--format",
     "plan_format",
@@ -102,7 +134,8 @@ def run_apply(
 def apply_command(
     *,
     common: CommonOptions,
-    plan_path: str,
+    plan_path: str | None,
+    retry_report: str | None,
     plan_format: Literal["jsonl", "csv"] | None,
     journal_path: str | None,
     resume: bool,
@@ -111,18 +144,25 @@ def apply_command(
     dry_run: bool,
     json_lines: bool,
 ) -> None:
-    """Apply a plan: one update per line (JSONL with the API's keys, or CSV)."""
+    """Apply a plan: one update per line (JSONL with the API's keys, or CSV); or, with
+    --retry-failed REPORT, send that report's failed and cancelled updates again."""
     configure_logging(log_format=common.log_format, quiet=common.quiet, verbose=common.verbose)
     if resume and journal_path is None:
         raise click.UsageError("--resume needs --journal PATH")
     if dry_run and journal_path is not None:
         raise click.UsageError("--dry-run sends nothing, so it takes no --journal")
-    try:
-        plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
-    except PlanError as error:
-        console = stderr_console()  # errors, even with --quiet
-        print_problems(console, error, what="the plan")
-        sys.exit(ExitCode.USAGE)
+    if (plan_path is None) == (retry_report is None):
+        raise click.UsageError("give a PLAN (or - for stdin), or --retry-failed REPORT")
+    if retry_report is not None:
+        plan = _retry_plan(retry_report)
+    else:
+        assert plan_path is not None
+        try:
+            plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
+        except PlanError as error:
+            console = stderr_console()  # errors, even with --quiet
+            print_problems(console, error, what="the plan")
+            sys.exit(ExitCode.USAGE)
     sys.exit(
         run_apply(
             plan,

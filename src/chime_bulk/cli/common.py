@@ -14,7 +14,9 @@ from urllib.parse import urlsplit
 
 import click
 
+from .._aws.clients import DEFAULT_READ_TIMEOUT_S
 from .._io.fields import REPORT_FORMATS
+from .._policy.circuit import CircuitPolicy
 from .._policy.pacing import Adaptive
 from .._policy.retry import RetryPolicy
 
@@ -27,7 +29,9 @@ class ExitCode(IntEnum):
     OK = 0  # every update succeeded or was unchanged
     SOME_FAILED = 1  # some update ended failed / invalid / not_found / cancelled
     USAGE = 2  # usage or plan error: nothing was sent
-    ABORTED = 3  # a fatal error (401/403, no credentials) stopped the run
+    # A fatal error (401/403, no credentials, an endpoint that refuses connections, a service
+    # that stayed unhealthy past --max-sick-s) stopped the run.
+    ABORTED = 3
     INTERRUPTED = 130  # Ctrl-C: report and journal still written
 
 
@@ -44,6 +48,8 @@ class CommonOptions:
     quiet: bool
     verbose: int
     progress: bool
+    max_sick_s: float = CircuitPolicy().max_sick_s
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
 
     def pacing(self) -> Adaptive:
         if self.max_rate is None:
@@ -62,6 +68,8 @@ class CommonOptions:
             "pacing": self.pacing(),
             "retry": self.retry(),
             "deadline": self.deadline,
+            "circuit": CircuitPolicy(max_sick_s=self.max_sick_s),
+            "read_timeout_s": self.read_timeout_s,
         }
 
 
@@ -138,6 +146,22 @@ _COMMON_OPTIONS: Final = [
         help="Seconds; then unfinished updates are reported cancelled.",
     ),
     click.option(
+        "--max-sick-s",
+        type=float,
+        callback=_positive,
+        default=CircuitPolicy().max_sick_s,
+        show_default=True,
+        help="Seconds a failing service is waited out (paused, probed) before the run aborts.",
+    ),
+    click.option(
+        "--read-timeout",
+        type=float,
+        callback=_positive,
+        default=DEFAULT_READ_TIMEOUT_S,
+        show_default=True,
+        help="Seconds to wait for an answer; then the attempt is retried (writes are idempotent).",
+    ),
+    click.option(
         "--log-format",
         type=click.Choice(["console", "json"]),
         default="console",
@@ -163,6 +187,8 @@ def common_options(function: F) -> F:
             max_rate=kwargs.pop("max_rate"),
             max_attempts=kwargs.pop("max_attempts"),
             deadline=kwargs.pop("deadline"),
+            max_sick_s=kwargs.pop("max_sick_s"),
+            read_timeout_s=kwargs.pop("read_timeout"),
             log_format=kwargs.pop("log_format"),
             quiet=kwargs.pop("quiet"),
             verbose=kwargs.pop("verbose"),

@@ -23,7 +23,7 @@ from .._aws.clients import NO_REGION
 from .._engine.intake import Item
 from .._engine.updater import BulkUpdater
 from .._io.journal import Journal
-from .._model.errors import ConfigurationError, ListingFailed, RunAborted
+from .._model.errors import ConfigurationError, ListingFailed, PreflightFailed, RunAborted
 from .._model.report import Report, ReportBuilder
 from .._model.results import AttendeeResult, Status
 from .._model.update import BatchExcept, Update
@@ -161,6 +161,10 @@ async def _execute(
     if bulk.region is None:
         print_error(console, f"{NO_REGION}; nothing was sent")
         return ExitCode.USAGE
+    if not request.dry_run:
+        checked = await _preflight(bulk, console=console)
+        if checked is not None:
+            return checked
     try:
         items = await request.items(bulk)
     except ListingFailed as error:
@@ -194,6 +198,17 @@ async def _execute(
         aborted=aborted,
         interrupted=interrupts.count > 0,
     )
+
+
+async def _preflight(bulk: BulkUpdater, *, console: Console) -> ExitCode | None:
+    """Region, credentials and endpoint, before any update is taken from the plan: one line
+    and exit 2 (Region) or 3 (credentials, unreachable endpoint) instead of a run of failures."""
+    try:
+        await bulk.preflight()
+    except PreflightFailed as error:
+        print_error(console, f"{error}; nothing was sent")
+        return ExitCode.ABORTED if error.fatal else ExitCode.USAGE
+    return None
 
 
 def _write_report(report: Report, path: Path, *, console: Console) -> None:

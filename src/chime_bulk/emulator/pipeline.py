@@ -102,6 +102,10 @@ class Pipeline:
         request_id = new_request_id()
         try:
             return await self._serve(request, request_id)
+        except ConnectionResetError:
+            # The client gave up (a read timeout during injected latency) before its body
+            # was read: nobody is left to answer, and it is not the emulator's fault.
+            raise
         except Exception as error:
             # A bug of the emulator's: answer like the service would, and let stop() raise it.
             self._on_error(error)
