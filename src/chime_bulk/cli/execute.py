@@ -8,6 +8,7 @@ report and journal are written and the exit code is 130.
 
 from __future__ import annotations
 
+import os
 import signal
 import tempfile
 from collections import Counter
@@ -188,11 +189,30 @@ def _write_report(report: Report, path: Path, *, console: Console) -> None:
     try:
         report.write(path)
     except OSError as error:
-        fallback = Path(tempfile.mkstemp(prefix="chime-bulk-report-", suffix=path.suffix)[1])
-        report.write(fallback)
+        try:
+            fallback = _write_fallback(report, suffix=path.suffix)
+        except OSError as second:
+            print_error(
+                console,
+                f"cannot write the report to {path} ({error.strerror}) nor to a temporary "
+                f"file ({second.strerror}); the summary below is all that is left of it",
+            )
+            return
         print_error(
             console, f"cannot write the report to {path} ({error.strerror}); it is in {fallback}"
         )
+
+
+def _write_fallback(report: Report, *, suffix: str) -> str:
+    """Write the report to a new temporary file and return its name."""
+    fd, name = tempfile.mkstemp(prefix="chime-bulk-report-", suffix=suffix)
+    os.close(fd)  # only the name is wanted: the report is written by name, atomically
+    try:
+        report.write(name)
+    except OSError:
+        os.unlink(name)
+        raise
+    return name
 
 
 def finish(
