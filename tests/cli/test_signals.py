@@ -120,10 +120,11 @@ def test_apply_interrupted_twice_keeps_report_and_journal(
 def test_mute_interrupted_twice_keeps_the_report(
     paced_emulator: Emulator, tmp_path: Path, gap_s: float
 ) -> None:
-    """Two Ctrl-Cs during `mute --video`: exit 130, and the report agrees with the server."""
+    """Two Ctrl-Cs during `mute --video` (one update per attendee, so that the run lasts):
+    exit 130, and the report agrees with the server."""
     meetings = paced_emulator.seed(meetings=_MEETINGS, attendees=_ATTENDEES)
     report_path = tmp_path / "mute.json"
-    args = ["mute", "--video", "--report", str(report_path)]
+    args = ["mute", "--video", "--strategy", "per-attendee", "--report", str(report_path)]
     for meeting_id in meetings:
         args += ["--meeting", meeting_id]
     process = start_chime_bulk(
