@@ -15,8 +15,8 @@ import anyio
 
 from .._model.capabilities import Capabilities, MeetingFeatures
 from .._model.errors import ChimeBulkError
-from .._policy.classification import ErrorKind, Failure, classify
-from .._policy.pacing import Pacer
+from .._policy.classification import Failure, classify
+from .._policy.pacing import Pacer, on_failure
 from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
 
 __all__ = ["AttendeeState", "ListingFailed", "list_attendees", "meeting_features"]
@@ -119,7 +119,7 @@ async def _read(
                     response = await call(**params)
                 except Exception as error:
                     failure = classify(error)
-                    pacer.on_response(throttled=failure.kind is ErrorKind.THROTTLE)
+                    on_failure(pacer, failure)  # a connection failure is not an accept
                     raise AttemptFailed(failure) from None
                 pacer.on_response(throttled=False)
                 return response
