@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from .classification import ErrorKind, Failure
 
@@ -24,9 +24,11 @@ __all__ = [
     "FixedRate",
     "Pacer",
     "Pacing",
+    "RemotePacer",
     "TokenBucket",
     "Unpaced",
     "on_failure",
+    "take_slot",
 ]
 
 Clock = Callable[[], float]
@@ -62,6 +64,24 @@ class Pacer(Protocol):
     def resume(self) -> None:
         """Dispatch goes on again after `pause`."""
         ...
+
+
+@runtime_checkable
+class RemotePacer(Pacer, Protocol):
+    """A pacer whose slots come from elsewhere (a shared quota in Redis): asking is a round
+    trip, so it waits for its slot itself. Its `reserve()` is its local stand-in."""
+
+    async def wait_for_slot(self, *, sleep: Callable[[float], Awaitable[None]]) -> None: ...
+
+
+async def take_slot(pacer: Pacer, *, sleep: Callable[[float], Awaitable[None]]) -> None:
+    """Wait for `pacer`'s next send slot, however it hands them out."""
+    if isinstance(pacer, RemotePacer):
+        await pacer.wait_for_slot(sleep=sleep)
+        return
+    delay = pacer.reserve()
+    if delay > 0:
+        await sleep(delay)
 
 
 def on_failure(pacer: Pacer, failure: Failure) -> None:
@@ -290,6 +310,17 @@ class AdaptivePacer:
         self._pauses = 0  # pauses in progress (several runs may share one pacer)
         self._paused_since = 0.0
         self._idle_at_throttle = 0.0
+
+    @classmethod
+    def continuing(cls, settings: Adaptive, *, rate: float, clock: Clock) -> AdaptivePacer:
+        """A pacer taking over at `rate` from another that learned it (the shared quota
+        became unreachable): no slow start, no saved-up burst, only slow probing."""
+        pacer = cls(settings, clock=clock)
+        pacer._bucket.set_rate(pacer._clamp(rate))
+        pacer._bucket.drain()
+        pacer._last_throttle = pacer._started  # as though it had just measured the quota
+        pacer._measured_once = True
+        return pacer
 
     @property
     def rate(self) -> float:
