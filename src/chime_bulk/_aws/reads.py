@@ -16,7 +16,7 @@ import anyio
 from .._model.capabilities import Capabilities, MeetingFeatures
 from .._model.errors import ChimeBulkError
 from .._policy.classification import Failure, classify
-from .._policy.pacing import Pacer, on_failure
+from .._policy.pacing import Pacer, on_failure, take_slot
 from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
 
 __all__ = ["AttendeeState", "ListingFailed", "list_attendees", "meeting_features"]
@@ -112,9 +112,7 @@ async def _read(
     try:
         async for attempt in new_retrying(retry, sleep=anyio.sleep, random=random):
             with attempt:
-                delay = pacer.reserve()
-                if delay > 0:
-                    await anyio.sleep(delay)
+                await take_slot(pacer, sleep=anyio.sleep)
                 try:
                     response = await call(**params)
                 except Exception as error:

@@ -240,9 +240,7 @@ class SharedPacer:
 
     async def wait_for_slot(self, *, sleep: Callable[[float], Awaitable[None]]) -> None:
         now = self._clock()
-        if self._local is not None and now >= self._retry_at:
-            self._local = None  # time to ask Redis again
-        if self._local is None:
+        if self._local is None or now >= self._retry_at:
             try:
                 delay, self._rate, _ = await self._link.book(
                     self._key,
@@ -253,12 +251,16 @@ class SharedPacer:
             except Exception as error:  # any failure of Redis means "go local"
                 self._go_local(error)
             else:
+                if self._local is not None:
+                    self._local = None
+                    _log.info("shared quota reachable again", key=self._key)
                 self._accepted = 0
                 self._throttled = False
                 self._count_slot(now)
                 if delay > 0:
                     await sleep(delay)
                 return
+        self._count_slot(now)
         delay = self._fallback_pacer().reserve()
         if delay > 0:
             await sleep(delay)
@@ -275,12 +277,16 @@ class SharedPacer:
         return self._local
 
     def _go_local(self, error: BaseException | None) -> None:
+        """Pace locally from now on, until `retry_after_s` has passed; every worker whose
+        booking failed at the same moment shares the one stand-in."""
+        self._retry_at = self._clock() + self._link.quota.retry_after_s
+        if self._local is not None:
+            return
         # This process's share of the shared rate is the rate it was getting slots at; pacing
         # at the whole shared rate would let N processes send N times the quota.
         share = len(self._slots) if self._slots else self._rate
         rate = min(self._rate, max(share, self._settings.min_rate))
         self._local = AdaptivePacer.continuing(self._settings, rate=rate, clock=self._clock)
-        self._retry_at = self._clock() + self._link.quota.retry_after_s
         if error is not None:
             self.fallbacks += 1
             _log.warning(
