@@ -22,7 +22,7 @@ from .._aws.clients import ClientFactory
 from .._model.report import AttendeeResult, Status, Traffic
 from .._policy.brownout import BrownoutGate, GateState
 from .._policy.classification import ErrorKind, Failure, classify
-from .._policy.pacing import Pacer
+from .._policy.pacing import Pacer, on_failure, take_slot
 from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
 from ..progress import ProgressListener
 
@@ -133,6 +133,7 @@ class Sender:
         progress: ProgressListener,
         random: _random.Random,
         clock: Callable[[], float],
+        observe_latency: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self._clients = clients
         self._pacer_for = pacer_for
@@ -140,6 +141,7 @@ class Sender:
         self._progress = progress
         self._random = random
         self._clock = clock
+        self._observe_latency = observe_latency  # time on the wire, for the concurrency
         # Resolved once: structlog's module-level proxy rebuilds its logger on every call,
         # which is a real cost at one debug event per attempt. (The application configures
         # logging before it starts a run.)
@@ -263,6 +265,7 @@ class Sender:
         run.traffic.requests += 1
         run.traffic.retried += tally.attempts > 1
         slot.sending = True
+        sent = self._clock()
         try:
             # Inside the try: a client that cannot be made (no Region) is a classified,
             # fatal failure of this attempt, not a crash of the run.
@@ -270,6 +273,8 @@ class Sender:
             response = await request.call(client)
         except Exception as error:
             failure = self._judge(run, classify(error))
+            if failure.status is not None:
+                self._observe_latency(self._clock() - sent)
             if failure.kind is ErrorKind.FATAL and failure.status is None:
                 # Refused before anything reached the network (no credentials, no Region,
                 # no connection): not a request.
@@ -280,7 +285,7 @@ class Sender:
             throttled = failure.kind is ErrorKind.THROTTLE
             tally.throttled += throttled
             run.traffic.throttled += throttled
-            pacer.on_response(throttled=throttled)
+            on_failure(pacer, failure)  # no answer (refused, reset): neither accept nor throttle
             run.gate.record(
                 unavailable=failure.kind is ErrorKind.UNAVAILABLE,
                 retry_after_s=failure.retry_after_s,
@@ -299,6 +304,7 @@ class Sender:
             raise
         finally:
             slot.sending = False
+        self._observe_latency(self._clock() - sent)
         run.answered = True
         tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
         pacer.on_response(throttled=False)
@@ -331,14 +337,12 @@ class Sender:
         """Wait at the gate and for a send slot; True when this attempt is the gate's probe."""
         while True:
             probe = await run.gate.wait(sleep=anyio.sleep)
-            delay = pacer.reserve()
-            if delay > 0:
-                try:
-                    await anyio.sleep(delay)
-                except BaseException:
-                    if probe:
-                        run.gate.abandon_probe()
-                    raise
+            try:
+                await take_slot(pacer, sleep=anyio.sleep)
+            except BaseException:
+                if probe:
+                    run.gate.abandon_probe()
+                raise
             # The gate may have closed while we waited for the slot: then the slot is wasted
             # rather than sent into a brownout.
             if probe or run.gate.state is GateState.OPEN:

@@ -26,7 +26,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from os import PathLike
 from typing import Any, Final, Self
 
@@ -49,8 +49,12 @@ from .._model.report import AttendeeResult, Report, ReportBuilder, Status
 from .._model.update import BatchExcept, Update
 from .._model.validation import batch_problems, update_problems
 from .._policy.brownout import BrownoutGate, BrownoutPolicy
+from .._policy.concurrency import ConcurrencyPolicy, ConcurrencySizer
 from .._policy.pacing import Adaptive, Pacer, Pacing
+from .._policy.registry import PacerRegistry, shared_pacers
 from .._policy.retry import RetryPolicy
+from .._policy.scope import QuotaScope
+from .._shared.redis_quota import RedisQuota, RedisQuotaLink
 from ..progress import NullProgress, ProgressListener
 from .sender import Outcome, Request, RunState, Sender
 
@@ -88,9 +92,12 @@ class BulkUpdater:
         profile: str | None = None,
         endpoint_url: str | None = None,
         client: Any | None = None,
-        max_concurrency: int = 16,
+        max_concurrency: int | None = None,
         retry: RetryPolicy | None = None,
         pacing: Pacing | None = None,
+        coordinator: RedisQuota | None = None,
+        concurrency: ConcurrencyPolicy | None = None,
+        pacers: PacerRegistry | None = None,
         brownout: BrownoutPolicy | None = None,
         deadline: float | None = None,
         journal: str | PathLike[str] | Journal | None = None,
@@ -100,20 +107,25 @@ class BulkUpdater:
         random: _random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        if max_concurrency < 1:
+        if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
         if deadline is not None and not deadline > 0:
             raise ValueError(f"deadline must be positive seconds, got {deadline}")
+        # A number is a fixed worker count (and so a hard cap); None sizes the workers from
+        # the pacer's rate and the latency (`ConcurrencySizer`) up to the policy's maximum.
+        self._concurrency_policy = concurrency or ConcurrencyPolicy()
+        self._fixed_concurrency = max_concurrency
+        upper = max_concurrency or self._concurrency_policy.maximum
         self._settings = ClientSettings(
             region=region,
             profile=profile,
             endpoint_url=endpoint_url,
-            max_pool_connections=max(max_concurrency, 10),
+            max_pool_connections=max(upper, 10),  # the pool follows the upper bound
         )
         if client is not None:
             warn_if_retrying(client)
         self._given_client = client
-        self._concurrency = max_concurrency
+        self._concurrency = upper
         self._retry = retry or RetryPolicy()
         self._pacing = pacing or Adaptive()
         self._brownout = brownout or BrownoutPolicy()
@@ -127,12 +139,22 @@ class BulkUpdater:
         self._clients: ClientFactory | None = None
         self._sender: Sender | None = None
         self._run: RunState | None = None
+        self._sizer: ConcurrencySizer | None = None
         # One pacer per (Region, operation), the scope of the service's quota; kept for the
         # updater's lifetime so a second run starts at the rate the first one learned.
         self._pacers: dict[tuple[str | None, str], Pacer] = {}
+        self._registry = pacers or shared_pacers
+        self._coordinator = coordinator
+        self._link: RedisQuotaLink | None = None
+        self._stack: AsyncExitStack | None = None
+        self._access_key_id: str | None = None
 
     async def __aenter__(self) -> Self:
         self._clients = ClientFactory(self._settings, client=self._given_client)
+        self._access_key_id = await self._clients.access_key_id()
+        if self._coordinator is not None:
+            self._stack = AsyncExitStack()
+            self._link = await self._stack.enter_async_context(self._coordinator.connect())
         self._sender = Sender(
             clients=self._clients,
             pacer_for=self._pacer,
@@ -140,11 +162,16 @@ class BulkUpdater:
             progress=self._progress,
             random=self._random,
             clock=self._clock,
+            observe_latency=self._observe_latency,
         )
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._sender = None
+        if self._stack is not None:
+            # Not shielded: the link's task group must be exited in its own cancel scope.
+            stack, self._stack, self._link = self._stack, None, None
+            await stack.aclose()
         if self._clients is not None:
             with anyio.CancelScope(shield=True):
                 await self._clients.aclose()
@@ -272,6 +299,7 @@ class BulkUpdater:
         journal, owned = self._open_journal()
         self._progress.on_start(total=_total(updates))
         plan = _Plan(updates, run)
+        capacity = self._capacity(run)
 
         async def deliver(index: int, result: AttendeeResult) -> None:
             if journal is not None:
@@ -285,10 +313,12 @@ class BulkUpdater:
                     tg.start_soon(self._stop_at_deadline, run, self._deadline)
                 async with _unwrapped_group() as workers:
                     for _ in range(self._concurrency):
-                        workers.start_soon(self._work, run, plan, deliver)
+                        workers.start_soon(self._work, run, plan, deliver, capacity)
                 tg.cancel_scope.cancel()  # all settled: the deadline timer has nothing to do
         finally:
             self._run = None
+            self._sizer = None
+            run.gate.release()
             if journal is not None:
                 # Shielded: a cancelled run still keeps what it learned.
                 with anyio.CancelScope(shield=True):
@@ -309,22 +339,65 @@ class BulkUpdater:
         _log.warning("deadline passed; cancelling what is left", deadline_s=seconds)
         run.stop(grace_s=self._grace_s)
 
+    def _capacity(self, run: RunState) -> anyio.CapacityLimiter | None:
+        """What the workers park on when the concurrency is sized (None: a fixed count)."""
+        if self._fixed_concurrency is not None:
+            self._sizer = None
+            return None
+        self._sizer = ConcurrencySizer(self._concurrency_policy, clock=self._clock)
+        return anyio.CapacityLimiter(self._sizer.current)
+
+    def _observe_latency(self, seconds: float) -> None:
+        if self._sizer is not None:
+            self._sizer.observe(seconds)
+
+    def _resize(self, capacity: anyio.CapacityLimiter) -> None:
+        sizer = self._sizer
+        if sizer is None:
+            return
+        rate = sum(pacer.rate for pacer in self._pacers.values()) or Adaptive().initial_rate
+        wanted = sizer.limit(rate)
+        if wanted != capacity.total_tokens:
+            capacity.total_tokens = wanted
+
     async def _work(
         self,
         run: RunState,
         plan: _Plan,
         deliver: Callable[[int, AttendeeResult], Awaitable[None]],
+        capacity: anyio.CapacityLimiter | None,
     ) -> None:
+        if capacity is None:
+            while await self._work_one(run, plan, deliver):
+                pass
+            return
+        # Sized concurrency: every worker parks on the limiter, whose size follows the rate
+        # and the latency, and pulls the next update only once it holds a token.
+        while True:
+            self._resize(capacity)
+            async with capacity:
+                if not await self._work_one(run, plan, deliver):
+                    return
+
+    async def _work_one(
+        self,
+        run: RunState,
+        plan: _Plan,
+        deliver: Callable[[int, AttendeeResult], Awaitable[None]],
+    ) -> bool:
         # A worker takes the next update only when it is free, so nothing piles up.
-        while (job := await plan.next()) is not None:
-            index, item = job
-            if isinstance(item, AttendeeResult):
-                await deliver(index, item)
-            elif isinstance(item, BatchExcept):
-                for offset, result in enumerate(await self._settle_batch(run, item)):
-                    await deliver(index + offset, result)
-            else:
-                await deliver(index, await self._settle(run, item))
+        job = await plan.next()
+        if job is None:
+            return False
+        index, item = job
+        if isinstance(item, AttendeeResult):
+            await deliver(index, item)
+        elif isinstance(item, BatchExcept):
+            for offset, result in enumerate(await self._settle_batch(run, item)):
+                await deliver(index + offset, result)
+        else:
+            await deliver(index, await self._settle(run, item))
+        return True
 
     async def _settle(self, run: RunState, update: Update) -> AttendeeResult:
         """Everything that happens to one update, ending in its one result."""
@@ -402,8 +475,23 @@ class BulkUpdater:
         key = (region, operation)
         pacer = self._pacers.get(key)
         if pacer is None:
-            pacer = self._pacers[key] = self._pacing.new_pacer(clock=self._clock)
+            pacer = self._pacers[key] = self._new_pacer(region, operation)
+        if self._run is not None:
+            self._run.gate.subscribe(pacer)  # a brownout pause is not a spell to learn from
         return pacer
+
+    def _new_pacer(self, region: str | None, operation: str) -> Pacer:
+        """The pacer of one quota: in Redis when coordinated, else the process's own."""
+        default = self._clients.default_region if self._clients is not None else None
+        scope = QuotaScope(
+            access_key_id=self._access_key_id,
+            endpoint_url=self._clients.endpoint_url if self._clients is not None else None,
+            region=region or default,
+            operation=operation,
+        )
+        if self._link is not None and isinstance(self._pacing, Adaptive):
+            return self._link.pacer(scope, self._pacing, clock=self._clock)
+        return self._registry.pacer(scope, self._pacing, clock=self._clock)
 
 
 @asynccontextmanager
