@@ -27,8 +27,10 @@ from ._model.errors import (
 from ._model.report import AttendeeResult, Report, Status, Summary
 from ._model.update import Update
 from ._policy.brownout import BrownoutPolicy
+from ._policy.concurrency import ConcurrencyPolicy
 from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
 from ._policy.retry import RetryPolicy
+from ._shared.redis_quota import RedisQuota
 from .progress import NullProgress, ProgressListener
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "BulkUpdater",
     "Capabilities",
     "ChimeBulkError",
+    "ConcurrencyPolicy",
     "ConfigurationError",
     "FixedRate",
     "Journal",
@@ -53,6 +56,7 @@ __all__ = [
     "PlanError",
     "PlanProblem",
     "ProgressListener",
+    "RedisQuota",
     "Report",
     "RetryPolicy",
     "RunAborted",

@@ -8,19 +8,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from .redis_server import RedisServer, start_redis
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    """A fresh redis-server on a free loopback port, killed by PID afterwards."""
-    server = start_redis()
-    try:
-        yield server
-    finally:
-        server.kill()
-        _collect_coredis_leaks()
-
 
 @pytest.fixture(autouse=True)
 def _coredis_leaks() -> Iterator[None]:
