@@ -2,7 +2,9 @@
 
 Which faults hit which requests (`Faults` fields):
 
-- every request: `latency_ms` (an `asyncio.sleep` before anything else) and `unauthorized`
+- every request: `latency_ms` (an `asyncio.sleep` before anything else; `latency_jitter_ms`
+  spreads it uniformly over `latency_ms ± latency_jitter_ms`, drawn from a random source of
+  its own so that it never shifts the other faults' draws) and `unauthorized`
   (401 `UnauthorizedException` right after the signature check);
 - the capability writes only (`UpdateAttendeeCapabilities`,
   `BatchUpdateAttendeeCapabilitiesExcept`): `p503` (503 with `Retry-After: retry_after_s`),
@@ -60,6 +62,7 @@ class Faults:
     p_reset_after_write: float = 0.0
     p_churn: float = 0.0
     latency_ms: float = 0.0
+    latency_jitter_ms: float = 0.0
     unauthorized: bool = False
 
     def __post_init__(self) -> None:
@@ -67,6 +70,9 @@ class Faults:
             _check_probability(name, getattr(self, name))
         _check_non_negative("retry_after_s", self.retry_after_s)
         _check_non_negative("latency_ms", self.latency_ms)
+        _check_non_negative("latency_jitter_ms", self.latency_jitter_ms)
+        if self.latency_jitter_ms > self.latency_ms:
+            raise ValueError("latency_jitter_ms must not exceed latency_ms")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +106,19 @@ class FaultInjector:
     def __init__(self, faults: Faults, brownouts: tuple[Brownout, ...], *, seed: int) -> None:
         self.faults = faults
         self._random = random.Random(seed)
+        self._latency_random = random.Random(seed + 1)
         self._windows: tuple[_Window, ...] = tuple(_Window(b) for b in brownouts)
         self._received = 0
 
     def add_brownout(self, brownout: Brownout) -> None:
         self._windows = (*self._windows, _Window(brownout))
+
+    def latency_s(self) -> float:
+        """How long this request waits before it is looked at."""
+        faults = self.faults
+        jitter = faults.latency_jitter_ms
+        spread = self._latency_random.uniform(-jitter, jitter) if jitter else 0.0
+        return (faults.latency_ms + spread) / 1000
 
     def on_request(self, now: float) -> None:
         """Count a received request; open the brownout windows it is the trigger of."""

@@ -88,9 +88,9 @@ class Pipeline:
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         now = self._clock()
         request_id = new_request_id()
-        latency_ms = self._faults.faults.latency_ms
-        if latency_ms:
-            await asyncio.sleep(latency_ms / 1000)
+        latency_s = self._faults.latency_s()
+        if latency_s:
+            await asyncio.sleep(latency_s)
         body = await request.read() if request.body_exists else b""
         route = ops.resolve(request.method, request.path, request.query.get("operation"))
         with self._store.lock:
