@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .goals import Verdict
 
@@ -424,4 +425,14 @@ def write_markdown(path: Path, run: dict[str, Any], verdicts: list[Verdict]) -> 
             out += _memory_section(scenario)
     contenders_doc = run["contender_settings"]
     out += ["## Contender settings", "", contenders_doc, "", _METHOD]
-    path.write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
+    kept = kept_sections(path.read_text(encoding="utf-8") if path.exists() else "")
+    path.write_text("\n".join(out).rstrip() + "\n" + kept, encoding="utf-8")
+
+
+_KEPT: Final = re.compile(r"\n*(<!-- keep:(\w+) -->\n.*?<!-- /keep:\2 -->\n)", re.DOTALL)
+
+
+def kept_sections(text: str) -> str:
+    """The sections standalone benchmarks (B5, B10, …) wrote between `<!-- keep:NAME -->`
+    markers: a full run rewrites the rest of RESULTS.md and keeps these as they are."""
+    return "".join(f"\n{match.group(1)}" for match in _KEPT.finditer(text))

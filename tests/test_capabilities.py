@@ -166,15 +166,24 @@ def test_update_never_checks_ids(
     meeting_id: str, attendee_id: str, capabilities: Capabilities, region: str | None
 ) -> None:
     """Any strings make an `Update`: bad IDs are the engine's to report as invalid."""
-    update = Update(meeting_id, attendee_id, capabilities, region)
+    update = Update(
+        meeting_id=meeting_id, attendee_id=attendee_id, capabilities=capabilities, region=region
+    )
     assert update.key == (meeting_id, attendee_id)
     assert update.capabilities is capabilities
+
+
+def test_update_is_keyword_only() -> None:
+    """`Update` takes its fields by name only, so a swapped meeting and attendee cannot pass."""
+    capabilities = Capabilities("None", "None", "None")
+    with pytest.raises(TypeError):
+        Update("m", "a", capabilities)  # type: ignore[call-arg]
 
 
 def test_capabilities_and_update_are_frozen() -> None:
     """Neither value object can be changed after construction."""
     capabilities = Capabilities("None", "None", "None")
-    update = Update("m", "a", capabilities)
+    update = Update(meeting_id="m", attendee_id="a", capabilities=capabilities)
     with pytest.raises(dataclasses.FrozenInstanceError):
         capabilities.audio = Media.SEND  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):

@@ -11,7 +11,7 @@ import pytest
 from chime_bulk._io.journal import JOURNAL_SCHEMA, Journal, load_journal
 from chime_bulk._model.capabilities import Capabilities
 from chime_bulk._model.errors import JournalError, PlanError
-from chime_bulk._model.report import AttendeeResult, Status
+from chime_bulk._model.results import AttendeeResult, Status
 
 MEETING = "11111111-1111-1111-1111-111111111111"
 PLAN = "a" * 64

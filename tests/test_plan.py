@@ -69,9 +69,9 @@ def test_jsonl_plan_is_read_in_order_with_line_numbers_and_digest(tmp_path: Path
     path = plan_file(tmp_path, text)
     plan = read_plan(path)
     assert plan.updates == [
-        Update(MEETING, A1, AUDIO_ONLY),
-        Update(MEETING, A2, MUTED, "eu-central-1"),
-        Update(MEETING, A3, AUDIO_ONLY),
+        Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY),
+        Update(meeting_id=MEETING, attendee_id=A2, capabilities=MUTED, region="eu-central-1"),
+        Update(meeting_id=MEETING, attendee_id=A3, capabilities=AUDIO_ONLY),
     ]
     assert plan.lines == [1, 3, 5]
     assert plan.source == str(path)
@@ -84,7 +84,7 @@ def test_jsonl_plan_is_read_in_order_with_line_numbers_and_digest(tmp_path: Path
 def test_ndjson_suffix_is_jsonl(tmp_path: Path) -> None:
     """`.ndjson` is read as JSON lines."""
     plan = read_plan(plan_file(tmp_path, obj() + "\n", "plan.NDJSON"))
-    assert plan.updates == [Update(MEETING, A1, AUDIO_ONLY)]
+    assert plan.updates == [Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY)]
 
 
 def test_equal_capabilities_are_one_shared_object(tmp_path: Path) -> None:
@@ -213,7 +213,9 @@ def test_byte_order_mark_is_ignored(tmp_path: Path) -> None:
     """A UTF-8 BOM (as some editors write) does not break the first line."""
     path = tmp_path / "plan.jsonl"
     path.write_bytes(b"\xef\xbb\xbf" + obj().encode() + b"\n")
-    assert read_plan(path).updates == [Update(MEETING, A1, AUDIO_ONLY)]
+    assert read_plan(path).updates == [
+        Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY)
+    ]
 
 
 # -- validation, skipping and duplicates -----------------------------------------------------
@@ -305,8 +307,8 @@ def test_csv_plan_with_region_column(tmp_path: Path) -> None:
     )
     plan = read_plan(plan_file(tmp_path, text, "plan.csv"))
     assert plan.updates == [
-        Update(MEETING, A1, AUDIO_ONLY, "us-east-1"),
-        Update(MEETING, A2, MUTED),
+        Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY, region="us-east-1"),
+        Update(meeting_id=MEETING, attendee_id=A2, capabilities=MUTED),
     ]
     assert plan.lines == [2, 3]
 
@@ -314,7 +316,9 @@ def test_csv_plan_with_region_column(tmp_path: Path) -> None:
 def test_csv_columns_may_come_in_any_order(tmp_path: Path) -> None:
     """Columns are found by name, so their order does not matter."""
     text = f"content,video,audio,attendee_id,meeting_id\nNone,None,Receive,{A1},{MEETING}\n"
-    assert read_plan(plan_file(tmp_path, text, "p.csv")).updates == [Update(MEETING, A1, MUTED)]
+    assert read_plan(plan_file(tmp_path, text, "p.csv")).updates == [
+        Update(meeting_id=MEETING, attendee_id=A1, capabilities=MUTED)
+    ]
 
 
 def test_csv_line_numbers_are_physical(tmp_path: Path) -> None:
@@ -388,7 +392,9 @@ def test_unknown_suffix_asks_for_a_format(tmp_path: Path) -> None:
     [(number, message)] = problems_of(path)
     assert number is None
     assert "--format jsonl|csv" in message
-    assert read_plan(path, format="jsonl").updates == [Update(MEETING, A1, AUDIO_ONLY)]
+    assert read_plan(path, format="jsonl").updates == [
+        Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY)
+    ]
 
 
 def test_missing_file_is_a_plan_error(tmp_path: Path) -> None:
@@ -412,7 +418,7 @@ def test_stream_format_is_explicit_or_sniffed(text: str, fmt: str) -> None:
     """A stream is read in the given format, or the one its first line shows."""
     for given_format in (fmt, None):
         plan = read_plan(text=io.StringIO(text), format=given_format)  # type: ignore[arg-type]
-        assert plan.updates == [Update(MEETING, A1, AUDIO_ONLY)]
+        assert plan.updates == [Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY)]
         assert plan.source == "<stream>"
         assert plan.sha256 == hashlib.sha256(text.encode()).hexdigest()
 
@@ -470,7 +476,15 @@ def test_write_plan_round_trips(
     tmp_path: Path, updates: list[Update], suffix: str, region: str | None
 ) -> None:
     """What `write_plan` writes, `read_plan` reads back unchanged, in either format."""
-    updates = [Update(u.meeting_id, u.attendee_id, u.capabilities, region) for u in updates]
+    updates = [
+        Update(
+            meeting_id=u.meeting_id,
+            attendee_id=u.attendee_id,
+            capabilities=u.capabilities,
+            region=region,
+        )
+        for u in updates
+    ]
     path = tmp_path / f"{uuid.uuid4().hex}{suffix}"
     assert write_plan(path, updates) == len(updates)
     plan = read_plan(path)
@@ -482,7 +496,13 @@ def test_write_plan_round_trips(
 def test_write_plan_uses_the_api_keys(tmp_path: Path) -> None:
     """A JSONL plan line has the API's keys, and Region only when there is one."""
     path = tmp_path / "plan.jsonl"
-    write_plan(path, [Update(MEETING, A1, AUDIO_ONLY), Update(MEETING, A2, MUTED, "us-east-1")])
+    write_plan(
+        path,
+        [
+            Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY),
+            Update(meeting_id=MEETING, attendee_id=A2, capabilities=MUTED, region="us-east-1"),
+        ],
+    )
     first, second = (json.loads(line) for line in path.read_text().splitlines())
     assert first == {"MeetingId": MEETING, "AttendeeId": A1, "Capabilities": AUDIO_ONLY.to_api()}
     assert second["Region"] == "us-east-1"

@@ -7,29 +7,21 @@ import json
 import os
 import pickle
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chime_bulk._io.report_files import CSV_COLUMNS
+from chime_bulk._io.report_files import CSV_COLUMNS, REPORT_SCHEMA
 from chime_bulk._model.capabilities import Capabilities, Media
 from chime_bulk._model.errors import ChimeBulkError, PlanError, RunAborted
-from chime_bulk._model.report import (
-    REPORT_SCHEMA,
-    AttendeeResult,
-    Report,
-    ReportBuilder,
-    Status,
-    Summary,
-    iso_utc,
-    latency_percentiles,
-    summarize,
-)
+from chime_bulk._model.report import Report, ReportBuilder
+from chime_bulk._model.results import AttendeeResult, Status
+from chime_bulk._model.summary import Summary, iso_utc, latency_percentiles, summarize
 
 MEETING = "11111111-1111-1111-1111-111111111111"
 A1 = "22222222-2222-2222-2222-222222222221"
@@ -104,6 +96,7 @@ def test_builder_orders_results_by_index_and_summarizes_the_run() -> None:
         finished_at="2026-11-26T10:01:02Z",
         # nearest rank over the two results that sent something: 0.1 s and 0.41 s
         latency_ms={"p50": 100.0, "p90": 410.0, "p99": 410.0, "max": 410.0},
+        sent=2,
     )
 
 
@@ -289,18 +282,25 @@ def test_write_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> None
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
 
-def test_failed_write_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     """If writing fails half-way, the old report is untouched and the temporary removed."""
     target = tmp_path / "r.json"
     target.write_text("old")
+    good = built(SUCCEEDED)
 
-    def broken_dump(self: Report, stream: IO[str], *, format: str) -> None:  # noqa: A002
-        stream.write('{"schema": "chime-bulk.rep')
-        raise OSError("disk full")
+    class FailingResults(Sequence[AttendeeResult]):
+        """Results whose second item cannot be produced: the write fails mid-file."""
 
-    monkeypatch.setattr(Report, "dump", broken_dump)
+        def __len__(self) -> int:
+            return 2
+
+        def __getitem__(self, index: Any) -> Any:
+            if index == 0:
+                return good.results[0]
+            raise OSError("disk full")
+
     with pytest.raises(OSError, match="disk full"):
-        built(SUCCEEDED).write(target)
+        Report(results=FailingResults(), summary=good.summary).write(target)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
 
@@ -439,7 +439,7 @@ def test_every_bad_jsonl_line_is_reported(tmp_path: Path) -> None:
     path.write_text("\n".join([good, "{", wrong_type, unknown_key, summary, good]) + "\n")
     assert read_problems(path) == [
         (2, "not valid JSON: Expecting property name enclosed in double quotes"),
-        (3, "attempts must be an integer, got string"),
+        (3, "attempts must be an integer, got a string"),
         (4, "unknown key(s) ['JoinToken']"),
         (6, "nothing may follow the summary line (line 5)"),
     ]
@@ -503,3 +503,23 @@ def test_plan_error_survives_pickling() -> None:
     """PlanError pickles with its problems."""
     error = PlanError.single("bad", line=3, source="p.csv")
     assert pickle.loads(pickle.dumps(error)).problems == error.problems
+
+
+def test_summary_of_an_older_report_reads_without_the_new_figures() -> None:
+    """A `chime-bulk.report/1` summary written before `sent` and `queued_ms` existed reads,
+    with `sent=None`, no queueing figures and no updates/s (it cannot be known)."""
+    old = {
+        "total": 3000,
+        "by_status": {"succeeded": 2998, "not_found": 2},
+        "requests": 3107,
+        "throttled": 61,
+        "retried": 107,
+        "elapsed_s": 62.4,
+        "started_at": "2026-11-26T10:00:00Z",
+        "finished_at": "2026-11-26T10:01:02Z",
+    }
+    summary = Summary.from_dict(old)
+    assert (summary.sent, summary.queued_ms, summary.latency_ms) == (None, {}, {})
+    assert summary.updates_per_s is None
+    assert summary.requests_per_s == pytest.approx(3107 / 62.4)
+    assert Summary.from_dict(summary.to_dict()) == summary

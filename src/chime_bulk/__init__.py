@@ -9,41 +9,64 @@ async with BulkUpdater(region="us-east-1", max_concurrency=16) as bulk:
         for m, a in pairs
     )
 report.write("report.json")
+
+Everything importable from here is public and typed; modules whose names start with `_`
+are not. The state-aware planning (mute, unmute, restore) is in `chime_bulk.state_aware`,
+the emulator in `chime_bulk.emulator`.
 """
 
-from ._aws.reads import AttendeeState, ListingFailed
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from ._aws.reads import AttendeeState
 from ._engine.updater import BulkUpdater
 from ._io.journal import Journal, load_journal
-from ._io.plans import Plan, read_plan, write_plan
+from ._io.plans import InvalidLine, Plan, read_plan, write_plan
 from ._model.capabilities import Capabilities, Media, MeetingFeatures, capability_problems
 from ._model.errors import (
     ChimeBulkError,
     ConfigurationError,
     JournalError,
+    ListingFailed,
     PlanError,
     PlanProblem,
+    PreflightFailed,
     RunAborted,
 )
-from ._model.report import AttendeeResult, Report, Status, Summary
-from ._model.update import Update
+from ._model.report import Report
+from ._model.results import AttendeeResult, Status
+from ._model.summary import Summary
+from ._model.update import BatchExcept, Update
 from ._policy.brownout import BrownoutPolicy
+from ._policy.circuit import CircuitPolicy
+from ._policy.classification import ErrorKind, Failure
 from ._policy.concurrency import ConcurrencyPolicy
 from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
 from ._policy.retry import RetryPolicy
 from ._shared.redis_quota import RedisQuota
 from .progress import NullProgress, ProgressListener
 
+try:
+    __version__ = _version("chime-bulk")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree, not installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "Adaptive",
     "AttendeeResult",
     "AttendeeState",
+    "BatchExcept",
     "BrownoutPolicy",
     "BulkUpdater",
     "Capabilities",
     "ChimeBulkError",
+    "CircuitPolicy",
     "ConcurrencyPolicy",
     "ConfigurationError",
+    "ErrorKind",
+    "Failure",
     "FixedRate",
+    "InvalidLine",
     "Journal",
     "JournalError",
     "ListingFailed",
@@ -55,6 +78,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "PlanProblem",
+    "PreflightFailed",
     "ProgressListener",
     "RedisQuota",
     "Report",
@@ -64,6 +88,7 @@ __all__ = [
     "Summary",
     "Unpaced",
     "Update",
+    "__version__",
     "capability_problems",
     "load_journal",
     "read_plan",

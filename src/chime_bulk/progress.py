@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from ._model.report import AttendeeResult, Summary
+from ._model.results import AttendeeResult
+from ._model.summary import Summary
 from ._policy.classification import Failure
 
 __all__ = ["FanOut", "NullProgress", "ProgressListener"]

@@ -98,7 +98,7 @@ def test_seeded_emulator_serves_boto3(start_emulator: Any) -> None:
             AttendeeId=target,
             Capabilities={"Audio": "SendReceive", "Video": "None", "Content": "Receive"},
         )
-    with pytest.raises(client.exceptions.BadRequestException):
+    with pytest.raises(client.exceptions.ClientError, match="ValidationException"):
         client.update_attendee_capabilities(
             MeetingId=meeting, AttendeeId="0123456789abcdef01234567-89abcdef", Capabilities=MUTED
         )
@@ -160,3 +160,35 @@ def test_bad_rate_spec_is_a_usage_error() -> None:
     )
     assert done.returncode == 2
     assert "--rate" in done.stderr
+
+
+def test_config_file_sets_faults_and_flags_add_to_it(start_emulator: Any, tmp_path: Path) -> None:
+    """--config FILE is accepted: its x-amz-retry-after applies, and --retry-after overrides."""
+    config = tmp_path / "faults.json"
+    config.write_text(json.dumps({"p503": 1.0, "retry_after_s": 5, "x_amz_retry_after": True}))
+    emu = start_emulator(
+        "--meetings", "1", "--attendees", "1", "--config", str(config), "--retry-after", "2"
+    )
+    meeting, attendees = next(iter(emu.ready["meetings"].items()))
+    with pytest.raises(emu.client.exceptions.ServiceUnavailableException) as raised:
+        emu.client.update_attendee_capabilities(
+            MeetingId=meeting, AttendeeId=attendees[0], Capabilities=MUTED
+        )
+    headers = raised.value.response["ResponseMetadata"]["HTTPHeaders"]
+    assert (headers["retry-after"], headers["x-amz-retry-after"]) == ("2", "2000")
+
+
+def test_config_file_with_an_unknown_key_is_a_usage_error(tmp_path: Path) -> None:
+    """An unknown key in --config is refused with exit 2 and a message naming key and flag."""
+    config = tmp_path / "faults.json"
+    config.write_text(json.dumps({"p503": 0.1, "brownout": []}))
+    done = subprocess.run(
+        [sys.executable, "-m", "chime_bulk", "emulator", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "--config" in done.stderr
+    assert "unknown key 'brownout'" in done.stderr

@@ -10,6 +10,7 @@ from rich.console import Console
 from chime_bulk import BulkUpdater, Capabilities, Unpaced, Update
 from chime_bulk.cli.output import ProgressBar, print_summary, stderr_console
 from chime_bulk.emulator import Emulator, Faults
+from fakes import FakeChime, Fault, attendee_id, meeting_id
 
 pytestmark = pytest.mark.anyio
 
@@ -44,19 +45,24 @@ async def test_progress_bar_counts_results_and_retries(emulator: Emulator) -> No
     assert report.summary.retried >= 1
 
 
-async def test_summary_escapes_what_the_service_said(emulator: Emulator) -> None:
-    """A failure message with [brackets] is shown as text, not swallowed as markup."""
-    meetings = emulator.seed(meetings=1, attendees=1)
-    ((meeting, (attendee,)),) = meetings.items()
-    emulator.remove_attendee(meeting, attendee)
-    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
+async def test_summary_escapes_what_the_service_said() -> None:
+    """A failure message with rich markup in it ([bold]…[/], [red]) is shown literally, not
+    read as markup."""
+    meeting, attendee = meeting_id(0), attendee_id(0, 0)
+    said = "attendee [bold]x[/] left for [red]good"
+    fake = FakeChime(
+        {meeting: [attendee]},
+        script={attendee: [Fault(status=404, code="NotFoundException", message=said)]},
+    )
+    async with BulkUpdater(client=fake, pacing=Unpaced()) as bulk:
         report = await bulk.run(
             [Update(meeting_id=meeting, attendee_id=attendee, capabilities=MUTED)]
         )
     screen = io.StringIO()
     print_summary(report, console=Console(file=screen, width=200), report_path=None)
-    assert f"not_found meeting {meeting} attendee {attendee}: NotFoundException" in (
-        screen.getvalue()
+    assert (
+        f"not_found meeting {meeting} attendee {attendee}: NotFoundException {said}\n"
+        in screen.getvalue()
     )
 
 

@@ -16,14 +16,15 @@ ALL_ON = {"Audio": "SendReceive", "Video": "SendReceive", "Content": "SendReceiv
 
 
 @pytest.mark.parametrize(
-    ("flag", "batch_requests", "single_requests"),
+    ("strategy", "batch_requests", "single_requests"),
     [
-        pytest.param("--batch", 2, 0, id="one-batch-per-meeting"),
-        pytest.param("--no-batch", 0, 37, id="one-update-per-attendee"),
+        pytest.param("auto", 2, 0, id="auto-one-batch-per-meeting"),
+        pytest.param("batch-except", 2, 0, id="one-batch-per-meeting"),
+        pytest.param("per-attendee", 0, 37, id="one-update-per-attendee"),
     ],
 )
 def test_mute_video_except_hosts_then_restore(
-    emulator: Emulator, tmp_path: Path, flag: str, batch_requests: int, single_requests: int
+    emulator: Emulator, tmp_path: Path, strategy: str, batch_requests: int, single_requests: int
 ) -> None:
     """mute --video changes only video sending, leaves hosts and the unchanged alone — with
     one batch request per meeting or one update per attendee — and restore puts every
@@ -41,7 +42,8 @@ def test_mute_video_except_hosts_then_restore(
         "--meeting",
         m2,
         "--video",
-        flag,
+        "--strategy",
+        strategy,
         "--report",
         str(report_path),
         "--endpoint-url",
@@ -157,3 +159,72 @@ def test_mute_in_a_meeting_without_video_sends_nothing_doomed(emulator: Emulator
     assert {line["status"] for line in lines} == {"invalid"}
     assert "MaxResolution None" in lines[0]["error_message"]
     assert writes(emulator) == []
+
+
+def test_mute_twelve_meetings_by_hosts_file_one_write_per_meeting(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """12 x 250 attendees, 2 hosts per meeting named in a hosts file (per meeting): the dry run
+    shows one batch per meeting and sends nothing; the run sends exactly one write per
+    meeting, reports every attendee once, and restore undoes it with one write per meeting."""
+    meetings = emulator.seed(meetings=12, attendees=250)
+    hosts = tmp_path / "hosts.txt"
+    hosts.write_text(
+        "".join(f"{meeting},{a}\n" for meeting, ids in meetings.items() for a in ids[:2])
+    )
+    listed = tmp_path / "meetings.txt"
+    listed.write_text("".join(f"{meeting}\n" for meeting in meetings))
+    common = ["--endpoint-url", emulator.endpoint_url, "--no-progress"]
+    args = ["mute", "--meetings-file", str(listed), "--except-file", str(hosts), "--video"]
+
+    dry = chime_bulk(*args, "--dry-run", *common)
+    assert dry.returncode == 0, dry.stderr
+    assert dry.stderr.count("1 BatchUpdateAttendeeCapabilitiesExcept for 248 attendee(s)") == 12
+    assert len(dry.stdout.splitlines()) == 12 * 248
+    assert writes(emulator) == batch_writes(emulator) == []
+
+    report_path = tmp_path / "mute.json"
+    done = chime_bulk(*args, "--report", str(report_path), *common)
+    assert done.returncode == 0, done.stderr
+    report = Report.read(report_path)
+    assert report.summary.by_status == {"succeeded": 12 * 248, "excluded": 24}
+    assert len({(r.meeting_id, r.attendee_id) for r in report.results}) == 3000
+    assert len(batch_writes(emulator)) == 12
+    assert writes(emulator) == []
+    for meeting, ids in meetings.items():
+        assert [emulator.capabilities(meeting, a) for a in ids[:2]] == [ALL_ON, ALL_ON]
+        assert (emulator.capabilities(meeting, ids[2]) or {})["Video"] == "Receive"
+
+    emulator.clear_requests()
+    done = chime_bulk("restore", str(report_path), *common)
+    assert done.returncode == 0, done.stderr
+    assert len(batch_writes(emulator)) == 12
+    assert all(emulator.capabilities(m, a) == ALL_ON for m, ids in meetings.items() for a in ids)
+
+
+def test_mute_resumes_from_its_journal_without_resending(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A mute with --journal, run again with --resume: the journal's results stand, nothing
+    is sent twice, and a journal of another mute is refused."""
+    meetings = emulator.seed(meetings=2, attendees=5)
+    journal = tmp_path / "mute.journal"
+    ids = [arg for meeting in meetings for arg in ("--meeting", meeting)]
+    common = ["--endpoint-url", emulator.endpoint_url, "--strategy", "per-attendee"]
+    first = chime_bulk("mute", *ids, "--video", "--journal", str(journal), *common)
+    assert first.returncode == 0, first.stderr
+    sent = len(writes(emulator))
+    assert sent == 10
+    report_path = tmp_path / "again.json"
+    again = chime_bulk(
+        "mute", *ids, "--video", "--journal", str(journal), "--resume",
+        "--report", str(report_path), *common,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert len(writes(emulator)) == sent
+    report = Report.read(report_path)
+    assert report.summary.by_status == {"succeeded": 10}
+    assert all(r.previous is not None and r.previous.to_api() == ALL_ON for r in report.results)
+    other = chime_bulk("mute", *ids, "--audio", "--journal", str(journal), "--resume", *common)
+    assert other.returncode == 2
+    assert "another plan" in other.stderr

@@ -48,6 +48,7 @@ class Api(Protocol):
 
     kind: str
     exceptions: Any
+    client: Any
 
     async def __call__(self, operation: str, /, **params: Any) -> dict[str, Any]: ...
 
@@ -56,7 +57,7 @@ class _BotoApi:
     kind = "boto3"
 
     def __init__(self, client: Any) -> None:
-        self._client = client
+        self._client = self.client = client
         self.exceptions = client.exceptions
 
     async def __call__(self, operation: str, /, **params: Any) -> dict[str, Any]:
@@ -69,7 +70,7 @@ class _AioApi:
     kind = "aiobotocore"
 
     def __init__(self, client: Any) -> None:
-        self._client = client
+        self._client = self.client = client
         self.exceptions = client.exceptions
 
     async def __call__(self, operation: str, /, **params: Any) -> dict[str, Any]:

@@ -33,23 +33,41 @@ async def _update(api: Any, meeting_id: str, attendee_id: str, caps: Any = None)
     )
 
 
+VALIDATION = "ValidationException"
+BAD_REQUEST = "BadRequestException"
+
+
 @pytest.mark.parametrize(
-    "capabilities",
+    ("capabilities", "code"),
     [
-        pytest.param({"Audio": "Loud", "Video": "None", "Content": "None"}, id="unknown-value"),
-        pytest.param({"Audio": "None", "Video": "None"}, id="missing-content"),
-        pytest.param({"Audio": "None", "Video": "None", "Content": "Receive"}, id="content-no-vid"),
-        pytest.param({"Audio": "None", "Video": "Send", "Content": "SendReceive"}, id="video-send"),
+        pytest.param(
+            {"Audio": "Loud", "Video": "None", "Content": "None"},
+            VALIDATION,
+            id="model-enum-MediaCapabilities",
+        ),
+        pytest.param(
+            {"Audio": "None", "Video": "None"}, VALIDATION, id="model-required-AttendeeCapabilities"
+        ),
+        pytest.param(
+            {"Audio": "None", "Video": "None", "Content": "Receive"},
+            BAD_REQUEST,
+            id="doc-AttendeeCapabilities-content-needs-video",
+        ),
+        pytest.param(
+            {"Audio": "None", "Video": "Send", "Content": "SendReceive"},
+            BAD_REQUEST,
+            id="doc-AttendeeCapabilities-video-send",
+        ),
     ],
 )
 async def test_invalid_capabilities_are_bad_requests(
-    api: Any, emulator: Emulator, capabilities: Any
+    api: Any, emulator: Emulator, capabilities: Any, code: str
 ) -> None:
-    """Unknown values, missing members and content without received video are 400s."""
+    """Model violations are ValidationException, the documented rules BadRequestException."""
     meeting_id, attendee_id = _one_attendee(emulator)
-    with pytest.raises(api.exceptions.BadRequestException) as caught:
+    with pytest.raises(api.exceptions.ClientError) as caught:
         await _update(api, meeting_id, attendee_id, capabilities)
-    assert caught.value.response["Error"]["Code"] == "BadRequestException"
+    assert caught.value.response["Error"]["Code"] == code
     assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert emulator.capabilities(meeting_id, attendee_id) == ALL
     assert emulator.write_count(meeting_id, attendee_id) == 0
@@ -95,10 +113,11 @@ async def test_meeting_features_restrict_capabilities(
 async def test_malformed_ids_are_bad_requests(
     api: Any, emulator: Emulator, meeting: str | None, attendee: str | None
 ) -> None:
-    """IDs not matching the GUID pattern are 400, not 404."""
+    """IDs not matching the model's GuidString pattern are 400 ValidationException, not 404."""
     meeting_id, attendee_id = _one_attendee(emulator)
-    with pytest.raises(api.exceptions.BadRequestException, match="not a valid ID"):
+    with pytest.raises(api.exceptions.ClientError, match="regular expression pattern") as caught:
         await _update(api, meeting or meeting_id, attendee or attendee_id)
+    assert caught.value.response["Error"]["Code"] == VALIDATION
 
 
 @pytest.mark.parametrize(
@@ -114,7 +133,7 @@ async def test_batch_update_excluded_ids_are_validated(
 ) -> None:
     """ExcludedAttendeeIds must hold 1 to 250 valid IDs; otherwise nothing is written."""
     meeting_id, attendee_id = _one_attendee(emulator)
-    with pytest.raises(api.exceptions.BadRequestException, match="ExcludedAttendeeIds"):
+    with pytest.raises(api.exceptions.ClientError, match="excludedAttendeeIds"):
         await api(
             "batch_update_attendee_capabilities_except",
             MeetingId=meeting_id,
@@ -140,8 +159,8 @@ async def test_batch_update_accepts_250_excluded_ids(api: Any, emulator: Emulato
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        pytest.param({"MaxResults": 101}, "max-results", id="max-results-101"),
-        pytest.param({"MaxResults": 0}, "max-results", id="max-results-0"),
+        pytest.param({"MaxResults": 101}, "maxResults", id="model-ResultMax-101"),
+        pytest.param({"MaxResults": 0}, "maxResults", id="model-ResultMax-0"),
         pytest.param({"NextToken": "garbage"}, "next-token", id="bad-token"),
     ],
 )
@@ -150,7 +169,7 @@ async def test_list_attendees_rejects_bad_paging(
 ) -> None:
     """max-results outside 1..100 and an unknown next-token are 400s."""
     meeting_id, _ = _one_attendee(emulator)
-    with pytest.raises(api.exceptions.BadRequestException, match=message):
+    with pytest.raises(api.exceptions.ClientError, match=message):
         await api("list_attendees", MeetingId=meeting_id, **params)
 
 
@@ -256,7 +275,7 @@ async def test_plain_http_without_authorization_is_403(emulator: Emulator) -> No
     assert status == 403
     assert headers["x-amzn-ErrorType"] == "ForbiddenException"
     document = json.loads(body)
-    assert document["Code"] == "ForbiddenException"
+    assert document["Code"] == "Forbidden"
     assert document["RequestId"] == headers["x-amzn-RequestId"]
 
 
@@ -287,35 +306,106 @@ async def test_unknown_route_is_404_unknown_operation(emulator: Emulator) -> Non
 
 
 @pytest.mark.parametrize(
-    ("params", "message"),
+    ("params", "code", "message"),
     [
-        pytest.param({"MediaRegion": "mars-north-1"}, "MediaRegion", id="unknown-media-region"),
-        pytest.param({"ExternalMeetingId": "x"}, "ExternalMeetingId", id="short-external-id"),
+        pytest.param(
+            {"MediaRegion": "mars-north-1"},
+            BAD_REQUEST,
+            "MediaRegion",
+            id="doc-MediaRegion-available-values",
+        ),
+        pytest.param(
+            {"MediaRegion": "il-central-1"},
+            BAD_REQUEST,
+            "MediaRegion",
+            id="doc-MediaRegion-not-listed",
+        ),
+        pytest.param(
+            {"ExternalMeetingId": "x"},
+            VALIDATION,
+            "externalMeetingId",
+            id="model-ExternalMeetingId-min-2",
+        ),
         pytest.param(
             {"MeetingFeatures": {"Video": {"MaxResolution": "FHD"}}},
+            BAD_REQUEST,
             "MaxCount",
-            id="fhd-without-max-count",
+            id="doc-VideoFeatures-FHD-needs-MaxCount",
+        ),
+        pytest.param(
+            {"MeetingFeatures": {"Video": {"MaxResolution": "FHD"}, "Attendee": {"MaxCount": 26}}},
+            BAD_REQUEST,
+            "at most 25",
+            id="doc-VideoFeatures-FHD-MaxCount-over-25",
+        ),
+        pytest.param(
+            {
+                "MeetingFeatures": {
+                    "Content": {"MaxResolution": "UHD"},
+                    "Attendee": {"MaxCount": 30},
+                }
+            },
+            BAD_REQUEST,
+            "at most 25",
+            id="doc-ContentFeatures-UHD-MaxCount-over-25",
         ),
         pytest.param(
             {"MeetingFeatures": {"Content": {"MaxResolution": "4K"}}},
-            "MaxResolution",
-            id="unknown-resolution",
+            VALIDATION,
+            "maxResolution",
+            id="model-enum-ContentResolution",
         ),
         pytest.param(
             {"MeetingFeatures": {"Attendee": {"MaxCount": 251}}},
-            "MaxCount",
-            id="max-count-over-250",
+            VALIDATION,
+            "maxCount",
+            id="model-AttendeeMax-250",
+        ),
+        pytest.param(
+            {"MeetingFeatures": {"Attendee": {"MaxCount": "25"}}},
+            BAD_REQUEST,
+            "must be an integer",
+            id="model-type-AttendeeMax-integer",
+        ),
+        pytest.param(
+            {"MediaPlacementNetworkType": "Ipv6Only"},
+            VALIDATION,
+            "enum value set: \\[Ipv4Only, DualStack\\]",
+            id="model-enum-MediaPlacementNetworkType",
+        ),
+        pytest.param(
+            {"MeetingHostId": "AWS:host"},
+            BAD_REQUEST,
+            "reserved",
+            id="doc-ExternalUserId-aws-prefix-reserved",
+        ),
+        pytest.param(
+            {"Tags": [{"Key": "k" * 129, "Value": "v"}]},
+            VALIDATION,
+            "tags.1.member.key",
+            id="model-TagKey-max-128",
         ),
     ],
 )
 async def test_create_meeting_is_validated(
-    api: Any, emulator: Emulator, params: dict[str, Any], message: str
+    api: Any, emulator: Emulator, params: dict[str, Any], code: str, message: str
 ) -> None:
     """CreateMeeting rejects what the service rejects, and creates nothing."""
     request = {"MediaRegion": "us-east-1", "ExternalMeetingId": "standup", **params}
-    with pytest.raises(api.exceptions.BadRequestException, match=message):
+    with pytest.raises(api.exceptions.ClientError, match=message) as caught:
         await api("create_meeting", **request)
+    assert caught.value.response["Error"]["Code"] == code
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert emulator.meetings == {}
+
+
+async def test_fhd_meeting_of_25_is_accepted(api: Any) -> None:
+    """FHD video with Attendee.MaxCount 25 is within the documented limit."""
+    features = {"Video": {"MaxResolution": "FHD"}, "Attendee": {"MaxCount": 25}}
+    created = await api(
+        "create_meeting", MediaRegion="eu-west-2", ExternalMeetingId="hd", MeetingFeatures=features
+    )
+    assert created["Meeting"]["MeetingFeatures"]["Video"] == {"MaxResolution": "FHD"}
 
 
 async def test_attendee_max_count_is_enforced(api: Any, emulator: Emulator) -> None:

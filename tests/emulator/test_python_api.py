@@ -34,14 +34,20 @@ def test_public_names() -> None:
     """The package exports exactly its public API."""
     assert sorted(emulator_package.__all__) == sorted(
         [
+            "DEFAULT_LOG_LIMIT",
             "OPERATIONS",
             "WRITE_OPERATIONS",
             "Brownout",
             "Emulator",
+            "EmulatorError",
+            "FaultConfig",
             "Faults",
             "RateLimit",
             "RequestRecord",
             "TokenBucket",
+            "fault_config_to_json",
+            "load_fault_config",
+            "parse_fault_config",
             "parse_rate_spec",
             "parse_rate_specs",
             "run_forever",
@@ -80,7 +86,7 @@ def test_seed_with_features_and_meetings_snapshot() -> None:
 def test_python_api_validates_like_the_service() -> None:
     """Bad features, capabilities or sizes raise ValueError; unknown meetings KeyError."""
     emu = Emulator()
-    with pytest.raises(ValueError, match="MaxResolution"):
+    with pytest.raises(ValueError, match="maxResolution"):
         emu.create_meeting(features={"Video": {"MaxResolution": "8K"}})
     with pytest.raises(ValueError, match="at most 250"):
         emu.create_meeting(attendees=251)
@@ -118,7 +124,7 @@ def test_request_log_and_clear() -> None:
         records = emu.requests
         assert [(r.operation, r.meeting_id, r.status, r.error_code) for r in records] == [
             ("GetMeeting", meeting_id, 200, None),
-            ("GetMeeting", "nope", 400, "BadRequestException"),
+            ("GetMeeting", "nope", 400, "ValidationException"),
         ]
         assert all(isinstance(r, RequestRecord) and not r.state_changed for r in records)
         assert records[0].time <= records[1].time

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from pathlib import Path
+
 import pytest
 
-from chime_bulk import BulkUpdater, Capabilities, RetryPolicy, Status, Update
+from chime_bulk import (
+    BulkUpdater,
+    Capabilities,
+    MeetingFeatures,
+    RetryPolicy,
+    Status,
+    Update,
+    load_journal,
+)
 from chime_bulk._policy.pacing import Unpaced
 from chime_bulk.emulator import Emulator, Faults
 
@@ -86,7 +97,7 @@ async def test_async_iterables_are_pulled_lazily(emulator: Emulator) -> None:
     pulled = 0
     max_ahead = 0
 
-    async def generate():  # type: ignore[no-untyped-def]
+    async def generate() -> AsyncIterator[Update]:
         nonlocal pulled, max_ahead
         for update in updates:
             pulled += 1
@@ -147,3 +158,33 @@ async def test_known_meeting_features_stop_doomed_updates(emulator: Emulator) ->
         report = await bulk.run(updates)
     assert [r.status for r in report.results] == [Status.INVALID, Status.SUCCEEDED]
     assert [r.attendee_id for r in emulator.requests] == [second]
+
+
+async def test_run_takes_per_run_settings_over_the_updaters(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """`run(journal=..., meeting_features=...)` apply to that run only; the updater's own
+    defaults hold for the next run."""
+    meetings = emulator.seed(meetings=1, attendees=2)
+    meeting = next(iter(meetings))
+    updates = mute_all(meetings)  # video Receive: a meeting without video rejects it
+    no_video = MeetingFeatures(video_max_resolution="None")
+    journal = tmp_path / "run.journal"
+    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
+        first = await bulk.run(updates, journal=journal, meeting_features={meeting: no_video})
+        second = await bulk.run(updates)
+    assert [r.status for r in first.results] == [Status.INVALID, Status.INVALID]
+    assert len(load_journal(journal)) == 2
+    assert [r.status for r in second.results] == [Status.SUCCEEDED, Status.SUCCEEDED]
+
+
+async def test_run_refuses_a_mapping_or_a_string_at_the_door(emulator: Emulator) -> None:
+    """A dict or a string is not a plan: `run()` says so with a TypeError before any request."""
+    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
+        with pytest.raises(TypeError, match="not dict"):
+            await bulk.run({"MeetingId": "x"})  # type: ignore[dict-item]
+        with pytest.raises(TypeError, match="not str"):
+            await bulk.run("plan.jsonl")  # type: ignore[arg-type]
+        with pytest.raises(TypeError, match="is a tuple, not an Update"):
+            await bulk.run([("m", "a")])  # type: ignore[list-item]
+    assert emulator.requests == []

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from random import Random
 from typing import Any
 
+import anyio
 import pytest
 from aiobotocore.config import AioConfig
 from aiobotocore.session import AioSession
 
 from chime_bulk import BulkUpdater, Status, Unpaced, Update
-from chime_bulk.emulator import Emulator, Faults
+from chime_bulk.emulator import Emulator
+from fakes import FakeChime, Fault, trio_mock_clock, unavailable
 
 from .conftest import MUTE_VIDEO, mute_all
 
@@ -70,19 +73,47 @@ async def test_a_given_client_with_botocore_retries_gets_a_warning(emulator: Emu
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize("anyio_backend", [trio_mock_clock()])
 async def test_retries_and_failures_are_logged_without_secrets(
-    emulator: Emulator, log_events: list[MutableMapping[str, Any]]
+    log_events: list[MutableMapping[str, Any]],
 ) -> None:
-    """A retry is one info event with ids, attempt, code and delay; no JoinToken anywhere."""
-    meetings = emulator.seed(meetings=1, attendees=10)
-    emulator.set_faults(Faults(p503=0.5, retry_after_s=0))
-    async with BulkUpdater(endpoint_url=emulator.endpoint_url, pacing=Unpaced()) as bulk:
-        report = await bulk.run(mute_all(meetings))
-    events = log_events
-    retries = [e for e in events if e["event"] == "retrying"]
-    assert report.summary.retried == len(retries) >= 1
-    first = retries[0]
-    assert {"meeting_id", "attendee_id", "attempt", "error_code", "delay_s"} <= set(first)
-    assert first["error_code"] == "ServiceUnavailableException"
-    assert [e["event"] for e in events if e["log_level"] == "info"][-1] == "run finished"
-    assert "JoinToken" not in repr(events)
+    """A retry is one info event with ids, attempt, code and delay (Retry-After for a 503);
+    a final failure is a warning; the run ends with an info summary; no JoinToken anywhere,
+    although every answer carries one."""
+    fake = FakeChime.seeded(meetings=1, attendees=10)
+    updates = mute_all(fake.meetings)
+    unlucky, rejected = updates[3], updates[6]
+    fake = FakeChime(
+        fake.meetings,
+        script={
+            unlucky.attendee_id: [unavailable(0.5)],
+            rejected.attendee_id: [Fault(status=400, code="BadRequestException", message="no")],
+        },
+    )
+    async with BulkUpdater(
+        client=fake, clock=anyio.current_time, pacing=Unpaced(), random=Random(1)
+    ) as bulk:
+        report = await bulk.run(updates)
+    retries = [e for e in log_events if e["event"] == "retrying"]
+    assert retries == [
+        {
+            "event": "retrying",
+            "log_level": "info",
+            "operation": "UpdateAttendeeCapabilities",
+            "meeting_id": unlucky.meeting_id,
+            "attendee_id": unlucky.attendee_id,
+            "attempt": 1,
+            "error_code": "ServiceUnavailableException",
+            "delay_s": 0.5,
+        }
+    ]
+    assert report.summary.retried == 1
+    (failed,) = [e for e in log_events if e["event"] == "update failed"]
+    assert failed["log_level"] == "warning"
+    assert (failed["attendee_id"], failed["error_code"]) == (
+        rejected.attendee_id,
+        "BadRequestException",
+    )
+    assert [e["event"] for e in log_events if e["log_level"] == "info"][-1] == "run finished"
+    assert "JoinToken" not in repr(log_events)
+    assert "secret-join-token" not in repr(log_events)

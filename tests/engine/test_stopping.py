@@ -62,18 +62,16 @@ async def test_missing_credentials_abort_before_anything_is_sent(
 
 
 async def test_deadline_returns_a_complete_report(emulator: Emulator) -> None:
-    """When the deadline passes, run() returns every update, the unfinished ones cancelled."""
-    meetings = emulator.seed(meetings=1, attendees=200)
+    """Over real HTTP too, when the deadline passes run() returns every update: the ones sent
+    succeeded, the rest cancelled. (The exact counts, and grace, are checked on the fake in
+    test_timing.py.)"""
+    meetings = emulator.seed(meetings=1, attendees=100)
     async with BulkUpdater(
-        endpoint_url=emulator.endpoint_url, pacing=FixedRate(rate=50), deadline=1.0
+        endpoint_url=emulator.endpoint_url, pacing=FixedRate(rate=50), deadline=0.3
     ) as bulk:
         report = await bulk.run(mute_all(meetings))
-    by_status = report.summary.by_status
-    assert len(report.results) == 200
-    assert set(by_status) == {"succeeded", "cancelled"}
-    # At most what 50/s allows in the 1 s before the deadline (plus the burst and what was in
-    # flight); how many fewer depends on how busy the machine is, so only "some" below.
-    assert 1 <= by_status["succeeded"] <= 80
+    assert len(report.results) == 100
+    assert set(report.summary.by_status) == {"succeeded", "cancelled"}
     sent = {(r.meeting_id, r.attendee_id) for r in emulator.requests}
     for result in report.results:
         assert ((result.meeting_id, result.attendee_id) in sent) == (
@@ -109,19 +107,32 @@ async def test_request_stop_lets_requests_in_flight_finish(emulator: Emulator) -
 async def test_outside_cancellation_propagates_after_the_journal_is_flushed(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    """Cancelling run() from outside raises cancellation (never swallowed), and the journal
-    already holds every result that finished."""
+    """Cancelling run() from outside (here when the tenth result arrives) raises cancellation
+    (never swallowed), and the journal already holds every result that finished."""
     meetings = emulator.seed(meetings=1, attendees=200)
     journal = tmp_path / "run.journal"
+    outside = anyio.CancelScope()
+    finished: list[AttendeeResult] = []
+
+    class CancelAtTheTenthResult(NullProgress):
+        def on_result(self, result: AttendeeResult) -> None:
+            finished.append(result)
+            if len(finished) == 10:
+                outside.cancel()
+
     async with BulkUpdater(
-        endpoint_url=emulator.endpoint_url, pacing=FixedRate(rate=100), journal=journal
+        endpoint_url=emulator.endpoint_url,
+        pacing=FixedRate(rate=100),
+        journal=journal,
+        progress=CancelAtTheTenthResult(),
     ) as bulk:
-        with anyio.move_on_after(0.5) as scope:
+        with outside:
             await bulk.run(mute_all(meetings))
             pytest.fail("run() returned although it was cancelled")
-    assert scope.cancelled_caught
+    assert outside.cancelled_caught
     done = load_journal(journal)
-    assert done
+    assert len(done) >= 10
+    assert set(done) == {(r.meeting_id, r.attendee_id) for r in finished}
     assert all(result.status is Status.SUCCEEDED for result in done.values())
     assert set(done) <= {(r.meeting_id, r.attendee_id) for r in emulator.requests}
 

@@ -24,7 +24,7 @@ def _client_error(
     }
     if retry_after is not None:
         response["RetryAfterSeconds"] = retry_after
-    return ClientError(response, "UpdateAttendeeCapabilities")  # type: ignore[arg-type]
+    return ClientError(response, "UpdateAttendeeCapabilities")
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ def test_adaptive_does_not_grow_without_demand() -> None:
 def test_adaptive_rejects_nonsense(kwargs: dict[str, float], field: str) -> None:
     """Settings that cannot work are refused up front, naming the field."""
     with pytest.raises(ValueError, match=field):
-        Adaptive(**kwargs)  # type: ignore[arg-type]
+        Adaptive(**kwargs)
 
 
 def _accept(

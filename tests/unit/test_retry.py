@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 import pytest
 from tenacity import AsyncRetrying, RetryCallState
@@ -82,6 +84,10 @@ async def _count_attempts(retrying: AsyncRetrying, error: AttemptFailed) -> int:
     return calls
 
 
+#: A clock that never moves: only the attempt count can stop the retries.
+_FROZEN_CLOCK: dict[str, Any] = {"clock": lambda: 0.0, "started": 0.0}
+
+
 @pytest.mark.anyio
 async def test_max_attempts_counts_every_attempt() -> None:
     """max_attempts=3 means exactly three calls, then the last failure is re-raised."""
@@ -90,7 +96,9 @@ async def test_max_attempts_counts_every_attempt() -> None:
     async def sleep(delay: float) -> None:
         slept.append(delay)
 
-    retrying = new_retrying(RetryPolicy(max_attempts=3, base_s=1), sleep=sleep, random=lambda: 1.0)
+    retrying = new_retrying(
+        RetryPolicy(max_attempts=3, base_s=1), sleep=sleep, random=lambda: 1.0, **_FROZEN_CLOCK
+    )
     calls = await _count_attempts(retrying, _throttle())
     assert calls == 3
     assert slept == [1, 2]
@@ -99,7 +107,7 @@ async def test_max_attempts_counts_every_attempt() -> None:
 @pytest.mark.anyio
 async def test_final_errors_are_not_retried() -> None:
     """A not-found failure is final: one attempt, no sleep."""
-    retrying = new_retrying(RetryPolicy(), sleep=anyio.sleep)
+    retrying = new_retrying(RetryPolicy(), sleep=anyio.sleep, **_FROZEN_CLOCK)
     not_found = Failure(kind=ErrorKind.NOT_FOUND, code="NotFoundException", message="")
     assert await _count_attempts(retrying, AttemptFailed(not_found)) == 1
 
@@ -109,10 +117,32 @@ async def test_cancellation_is_never_retried() -> None:
     """A cancelled attempt propagates at once instead of being retried."""
     calls = 0
     with anyio.move_on_after(5) as scope:
-        async for attempt in new_retrying(RetryPolicy(), sleep=anyio.sleep):
+        async for attempt in new_retrying(RetryPolicy(), sleep=anyio.sleep, **_FROZEN_CLOCK):
             with attempt:
                 calls += 1
                 scope.cancel()
                 await anyio.sleep(1)
     assert calls == 1
     assert scope.cancelled_caught
+
+
+@pytest.mark.anyio
+async def test_max_elapsed_counts_from_the_first_attempt_on_the_injected_clock() -> None:
+    """`max_elapsed_s` is measured on the run's clock from when the request started, even
+    though the controller is made only after the first attempt failed."""
+    now = [10.0]
+    slept: list[float] = []
+
+    async def sleep(delay: float) -> None:
+        slept.append(delay)
+        now[0] += delay
+
+    policy = RetryPolicy(max_attempts=100, base_s=1, cap_s=1, max_elapsed_s=2.5)
+    # The request started at 9.0: one second passed before this controller was made.
+    retrying = new_retrying(
+        policy, sleep=sleep, random=lambda: 1.0, clock=lambda: now[0], started=9.0
+    )
+    calls = await _count_attempts(retrying, _throttle())
+    # Elapsed since 9.0: 1.0 after attempt 1, 2.0 after attempt 2, 3.0 >= 2.5 after attempt 3.
+    assert calls == 3
+    assert slept == [1, 1]

@@ -24,6 +24,7 @@ from botocore.exceptions import BotoCoreError
 from .._model.errors import ConfigurationError
 
 __all__ = [
+    "DEFAULT_READ_TIMEOUT_S",
     "SERVICE_NAME",
     "ClientFactory",
     "ClientSettings",
@@ -33,6 +34,9 @@ __all__ = [
 
 SERVICE_NAME: Final = "chime-sdk-meetings"
 DEFAULT_REGION: Final = "us-east-1"
+#: A capability write is answered in tens of milliseconds; 15 s without an answer is a hung
+#: request, retried (the PUT is idempotent) rather than waited on for botocore's 60 s.
+DEFAULT_READ_TIMEOUT_S: Final = 15.0
 NO_REGION: Final = (
     "no AWS Region: pass --region (region=), set AWS_DEFAULT_REGION, or configure one in the "
     "profile"
@@ -48,7 +52,7 @@ class ClientSettings:
     endpoint_url: str | None = None
     max_pool_connections: int = 16
     connect_timeout_s: float = 5.0
-    read_timeout_s: float = 15.0
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
 
 
 def _http_session_cls() -> dict[str, Any]:
@@ -85,6 +89,7 @@ class ClientFactory:
 
     def __init__(self, settings: ClientSettings, *, client: Any | None = None) -> None:
         self._settings = settings
+        self.injected = client is not None  # a client given: its caller set it up
         self._stack = AsyncExitStack()
         self._clients: dict[str, Any] = {}
         self._lock = anyio.Lock()
@@ -101,6 +106,14 @@ class ClientFactory:
             self._given[client.meta.region_name] = client
             self._clients[client.meta.region_name] = client
             self.default_region = self.default_region or client.meta.region_name
+
+    @property
+    def settings(self) -> ClientSettings:
+        return self._settings
+
+    @property
+    def session(self) -> AioSession:
+        return self._session
 
     def _config(self) -> AioConfig:
         return AioConfig(

@@ -1,10 +1,10 @@
 """`BulkUpdater`: bounded fan-out of capability updates with one retry layer and a full report.
 
 Data flows one way. `max_concurrency` workers pull the caller's updates lazily (any iterable
-or async iterable), each only when it is free, so memory is bounded by the concurrency, not
-by the plan. A worker validates the update and hands it to the `Sender`
-(gate, pacer, attempts, retries). Every update becomes exactly one `AttendeeResult`, which
-flows to the report (or to the caller of `stream()`), the journal and the progress listener.
+or async iterable, through `PlanIntake`), each only when it is free. A worker validates the
+update and hands its request to the `Sender` (gate, pacer, attempts, retries). Every update
+becomes exactly one `AttendeeResult`, which flows to the report (or to the caller of
+`stream()`), the journal and the progress listener.
 
 Stopping (a deadline, a fatal error, `request_stop()`) never loses an update: the workers keep
 draining the plan, and everything that will not be sent is reported `cancelled`.
@@ -13,60 +13,84 @@ draining the plan, and everything that will not be sent is reported `cancelled`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random as _random
-import time
-from collections.abc import (
-    AsyncIterable,
-    AsyncIterator,
-    Awaitable,
-    Callable,
-    Collection,
-    Iterable,
-    Iterator,
-    Mapping,
-    Sequence,
-)
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Final, Self
+from typing import Any, Self
 
 import anyio
 import structlog
-from anyio.abc import TaskGroup
 
-from .._aws.clients import ClientFactory, ClientSettings, warn_if_retrying
+from .._aws.clients import (
+    DEFAULT_READ_TIMEOUT_S,
+    ClientFactory,
+    ClientSettings,
+    warn_if_retrying,
+)
+from .._aws.preflight import preflight
 from .._aws.reads import (
-    GET_MEETING_OPERATION,
-    LIST_OPERATION,
     AttendeeState,
     list_attendees,
     meeting_features,
 )
-from .._io.journal import Journal
+from .._io.journal import CLEANUP_TIMEOUT_S, Journal
 from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
-from .._model.report import AttendeeResult, Report, ReportBuilder, Status
-from .._model.update import BatchExcept, Update
-from .._model.validation import batch_problems, update_problems
-from .._policy.brownout import BrownoutGate, BrownoutPolicy
-from .._policy.concurrency import ConcurrencyPolicy, ConcurrencySizer
-from .._policy.pacing import Adaptive, Pacer, Pacing
+from .._model.report import Report, ReportBuilder
+from .._model.results import AttendeeResult, Status
+from .._model.summary import Traffic
+from .._model.update import BatchExcept
+from .._policy.brownout import BrownoutPolicy
+from .._policy.circuit import CircuitPolicy
+from .._policy.concurrency import ConcurrencyPolicy
+from .._policy.pacing import Adaptive, Pacing
 from .._policy.registry import PacerRegistry, shared_pacers
 from .._policy.retry import RetryPolicy
-from .._policy.scope import QuotaScope
-from .._shared.redis_quota import RedisQuota, RedisQuotaLink
+from .._shared.redis_quota import RedisQuota
 from ..progress import NullProgress, ProgressListener
-from .sender import Outcome, Request, RunState, Sender
+from ..state_aware import Hosts, MediaSelection, SendingChange, StatePlan, Strategy
+from .groups import unwrapped_group
+from .intake import Items, PlanIntake, check_items, total_of
+from .meetings import MeetingWatch
+from .pacers import PacerSource
+from .request import Outcome, Request
+from .run_state import RunState, new_run_state
+from .sender import SERVICE_UNHEALTHY, Sender
+from .settle import Settler
+from .state_runs import plan_restore, plan_sending, settle_verified
+from .workforce import Workforce
 
-__all__ = ["BulkUpdater", "Item"]
+__all__ = ["BulkUpdater"]
 
-_OPERATION: Final = "UpdateAttendeeCapabilities"
-_BATCH_OPERATION: Final = "BatchUpdateAttendeeCapabilitiesExcept"
 _log = structlog.get_logger("chime_bulk")
 
-#: What a run takes: updates to send, batches (state-aware commands only), and results
-#: decided before the run (`unchanged`, `excluded`) that go to the report as they are.
-Item = Update | BatchExcept | AttendeeResult
+JournalTarget = str | PathLike[str] | Journal
+HostsArg = Hosts | Collection[str] | Mapping[str, Collection[str]]
+Sink = Callable[[int, AttendeeResult], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _RunSettings:
+    """The settings one run goes by: the updater's defaults unless the call gave its own."""
+
+    deadline: float | None
+    journal: JournalTarget | None
+    features: Mapping[str, MeetingFeatures]
+
+
+@dataclass(slots=True, eq=False)
+class _Run:
+    """One run: the state its requests share, its settings, how it settles updates, and the
+    state-aware plan it carries out, if any."""
+
+    state: RunState
+    settings: _RunSettings
+    settler: Settler
+    plan: StatePlan | None = None
+    intake: PlanIntake | None = None
 
 
 class BulkUpdater:
@@ -81,8 +105,14 @@ class BulkUpdater:
     Per-attendee failures never raise: they are rows of the report. A fatal error (401, 403,
     no credentials) stops the run and raises `RunAborted`, whose `.report` is complete.
 
-    `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from `meeting_features()`)
-    lets updates a meeting would reject be reported `invalid` without being sent.
+    `circuit` (a `CircuitPolicy`) says when a failing service pauses the run and how long it
+    is waited out before `RunAborted` (`ServiceUnhealthy`); `read_timeout_s` turns a request
+    left unanswered that long into a transient failure, retried.
+
+    `deadline`, `journal` and `meeting_features` are defaults for every run; `run()` and
+    `stream()` take their own. `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from
+    `meeting_features()`) lets updates a meeting would reject be reported `invalid` without
+    being sent.
     """
 
     def __init__(
@@ -99,70 +129,73 @@ class BulkUpdater:
         concurrency: ConcurrencyPolicy | None = None,
         pacers: PacerRegistry | None = None,
         brownout: BrownoutPolicy | None = None,
+        circuit: CircuitPolicy | None = None,
         deadline: float | None = None,
-        journal: str | PathLike[str] | Journal | None = None,
+        journal: JournalTarget | None = None,
         progress: ProgressListener | None = None,
         meeting_features: Mapping[str, MeetingFeatures] | None = None,
         grace_s: float = 3.0,
+        read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
         random: _random.Random | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = anyio.current_time,
     ) -> None:
         if max_concurrency is not None and max_concurrency < 1:
             raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        if deadline is not None and not deadline > 0:
-            raise ValueError(f"deadline must be positive seconds, got {deadline}")
+        _check_deadline(deadline)
         # A number is a fixed worker count (and so a hard cap); None sizes the workers from
-        # the pacer's rate and the latency (`ConcurrencySizer`) up to the policy's maximum.
-        self._concurrency_policy = concurrency or ConcurrencyPolicy()
-        self._fixed_concurrency = max_concurrency
-        upper = max_concurrency or self._concurrency_policy.maximum
+        # the pacers' rate and the latency (`ConcurrencySizer`) up to the policy's maximum.
+        policy = concurrency or ConcurrencyPolicy()
+        if not read_timeout_s > 0:
+            raise ValueError(f"read_timeout_s must be positive seconds, got {read_timeout_s}")
         self._settings = ClientSettings(
             region=region,
             profile=profile,
             endpoint_url=endpoint_url,
-            max_pool_connections=max(upper, 10),  # the pool follows the upper bound
+            # The pool follows the workers' upper bound (botocore's 10 would cap it silently).
+            max_pool_connections=max(max_concurrency or policy.maximum, 10),
+            read_timeout_s=read_timeout_s,
         )
         if client is not None:
             warn_if_retrying(client)
         self._given_client = client
-        self._concurrency = upper
         self._retry = retry or RetryPolicy()
         self._pacing = pacing or Adaptive()
         self._brownout = brownout or BrownoutPolicy()
-        self._deadline = deadline
-        self._journal_target = journal
+        self._circuit = circuit or CircuitPolicy()
+        self._defaults = _RunSettings(
+            deadline=deadline, journal=journal, features=dict(meeting_features or {})
+        )
         self._progress: ProgressListener = progress or NullProgress()
         self._grace_s = grace_s
-        self._features = dict(meeting_features or {})
         self._random = random or _random.Random()
         self._clock = clock
         self._clients: ClientFactory | None = None
         self._sender: Sender | None = None
-        self._run: RunState | None = None
-        self._sizer: ConcurrencySizer | None = None
-        # One pacer per (Region, operation), the scope of the service's quota; kept for the
-        # updater's lifetime so a second run starts at the rate the first one learned.
-        self._pacers: dict[tuple[str | None, str], Pacer] = {}
-        self._registry = pacers or shared_pacers
+        self._run: _Run | None = None
+        self._pacers = PacerSource(
+            pacing=self._pacing, registry=pacers or shared_pacers, clock=self._clock
+        )
+        self._workforce = Workforce(
+            fixed=max_concurrency, policy=policy, rate=lambda: self._pacers.rate, clock=clock
+        )
         self._coordinator = coordinator
-        self._link: RedisQuotaLink | None = None
         self._stack: AsyncExitStack | None = None
-        self._access_key_id: str | None = None
 
     async def __aenter__(self) -> Self:
         self._clients = ClientFactory(self._settings, client=self._given_client)
-        self._access_key_id = await self._clients.access_key_id()
+        self._pacers.account = (await self._clients.access_key_id(), self._clients.endpoint_url)
+        self._pacers.default_region = self._clients.default_region
         if self._coordinator is not None:
             self._stack = AsyncExitStack()
-            self._link = await self._stack.enter_async_context(self._coordinator.connect())
+            self._pacers.link = await self._stack.enter_async_context(self._coordinator.connect())
         self._sender = Sender(
             clients=self._clients,
-            pacer_for=self._pacer,
+            pacer_for=self._pacers.pacer,
+            observe_latency=self._workforce.observe,
             retry=self._retry,
             progress=self._progress,
             random=self._random,
             clock=self._clock,
-            observe_latency=self._observe_latency,
         )
         return self
 
@@ -170,12 +203,13 @@ class BulkUpdater:
         self._sender = None
         if self._stack is not None:
             # Not shielded: the link's task group must be exited in its own cancel scope.
-            stack, self._stack, self._link = self._stack, None, None
+            stack, self._stack, self._pacers.link = self._stack, None, None
             await stack.aclose()
         if self._clients is not None:
-            with anyio.CancelScope(shield=True):
-                await self._clients.aclose()
-            self._clients = None
+            clients, self._clients = self._clients, None
+            # Bounded: a connection that hangs on close must not hang the program.
+            with anyio.move_on_after(CLEANUP_TIMEOUT_S, shield=True):
+                await clients.aclose()
 
     # -- public ----------------------------------------------------------------------------
 
@@ -185,31 +219,52 @@ class BulkUpdater:
         environment); `None` when nothing says. Known once the updater is entered."""
         return self._clients.default_region if self._clients is not None else None
 
-    async def run(self, updates: Iterable[Item] | AsyncIterable[Item]) -> Report:
-        """Apply every update; return the report in which each appears exactly once."""
+    async def run(
+        self,
+        updates: Items | StatePlan,
+        *,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+        meeting_features: Mapping[str, MeetingFeatures] | None = None,
+    ) -> Report:
+        """Apply every update (or carry out a `StatePlan`); return the report in which each
+        appears exactly once.
+
+        `deadline` (seconds), `journal` and `meeting_features` override the updater's.
+        """
+        items, plan = _items_of(updates)
         builder = ReportBuilder(clock=self._clock)
 
         async def keep(index: int, result: AttendeeResult) -> None:
             builder.add(result, index=index)
 
-        run = self._new_run()
-        await self._drive(updates, run, keep)
-        report = builder.build(total=run.fed, traffic=run.traffic)
+        settings = self._settings_for(deadline, journal, meeting_features)
+        async with self._session(settings) as run:
+            run.plan = plan
+            await self._drive(items, run, keep)
+        assert run.intake is not None
+        report = builder.build(total=run.intake.fed, traffic=self._traffic(run))
         self._finish(report, run)
         return report
 
     @asynccontextmanager
     async def stream(
-        self, updates: Iterable[Item] | AsyncIterable[Item]
+        self,
+        updates: Items | StatePlan,
+        *,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+        meeting_features: Mapping[str, MeetingFeatures] | None = None,
     ) -> AsyncIterator[AsyncIterator[AttendeeResult]]:
         """Results as they finish; memory bounded by the concurrency, not the plan.
 
         `RunAborted` from a stream carries the summary of the whole run, and as `results`
         only the update that met the fatal error (the caller has been given the rest).
         """
+        items, plan = _items_of(updates)
         builder = ReportBuilder(clock=self._clock, keep_results=False)
         send, receive = anyio.create_memory_object_stream[AttendeeResult](
-            max_buffer_size=self._concurrency
+            max_buffer_size=self._workforce.workers
         )
 
         async def forward(index: int, result: AttendeeResult) -> None:
@@ -220,10 +275,11 @@ class BulkUpdater:
 
         async def drive() -> None:
             async with send:
-                await self._drive(updates, run, forward)
+                await self._drive(items, run, forward)
 
-        run = self._new_run()
-        async with _unwrapped_group() as tg:
+        settings = self._settings_for(deadline, journal, meeting_features)
+        async with self._session(settings) as run, unwrapped_group() as tg:
+            run.plan = plan
             tg.start_soon(drive)
             try:
                 yield receive
@@ -231,37 +287,172 @@ class BulkUpdater:
                 # Every result is out, or the reader left early: then stop the run at once.
                 tg.cancel_scope.cancel()
                 receive.close()
-        report = builder.build(traffic=run.traffic)
-        if run.fatal is not None:
-            report = Report(results=[run.fatal], summary=report.summary)
+        report = builder.build(traffic=self._traffic(run))
+        if run.settler.fatal_result is not None:
+            report = Report(results=[run.settler.fatal_result], summary=report.summary)
         self._finish(report, run)
+
+    async def preflight(self) -> None:
+        """Check the default Region, the credentials and the endpoint before sending anything;
+        `PreflightFailed` (one clear message, `.code`, `.fatal`) when one of them is wrong.
+
+        Optional: without it a run meets the same problems on its first requests and ends in
+        `RunAborted`. A `client=` given is not checked.
+        """
+        if self._clients is None:
+            raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
+        await preflight(self._clients)
 
     async def list_attendees(
         self, meeting_id: str, *, region: str | None = None
     ) -> list[AttendeeState]:
         """Every attendee of a meeting with its current capabilities (never its JoinToken).
 
-        Paced and retried like updates; raises `ListingFailed` when the meeting cannot be read.
+        Sent like updates (paced, retried, held at the brownout gate; during a run, the
+        run's); raises `ListingFailed` when the meeting cannot be read.
         """
-        return await list_attendees(
-            client=await self._client(region),
-            meeting_id=meeting_id,
-            pacer=self._pacer(region, LIST_OPERATION),
-            retry=self._retry,
-            random=self._random.random,
-        )
+        return await list_attendees(self._reader(), meeting_id=meeting_id, region=region)
 
     async def meeting_features(
         self, meeting_id: str, *, region: str | None = None
     ) -> MeetingFeatures:
         """What the meeting allows (GetMeeting): a meeting created without video or content
-        sharing rejects any capability but `None` for it. Paced and retried like updates."""
-        return await meeting_features(
-            client=await self._client(region),
-            meeting_id=meeting_id,
-            pacer=self._pacer(region, GET_MEETING_OPERATION),
-            retry=self._retry,
-            random=self._random.random,
+        sharing rejects any capability but `None` for it. Sent like updates."""
+        return await meeting_features(self._reader(), meeting_id=meeting_id, region=region)
+
+    # -- state-aware operations ------------------------------------------------------------
+
+    async def plan_mute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        resume: Mapping[tuple[str, str], AttendeeResult] | None = None,
+    ) -> StatePlan:
+        """Read the meetings and plan taking sending away from `media` (e.g. `{"video"}`)
+        for everyone but `except_attendees` (attendee IDs or ExternalUserIds, everywhere, or
+        a mapping meeting → IDs). Sends nothing; `ListingFailed` if a meeting cannot be read.
+        `resume` (from `load_journal`) keeps attendees already final as they are."""
+        return await self._plan_sending(
+            meeting_ids,
+            SendingChange(
+                media=MediaSelection.of(media), allow_send=False, hosts=Hosts.of(except_attendees)
+            ),
+            strategy=strategy,
+            region=region,
+            resume=resume,
+        )
+
+    async def plan_unmute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        resume: Mapping[tuple[str, str], AttendeeResult] | None = None,
+    ) -> StatePlan:
+        """`plan_mute`, giving sending back instead (receiving is left as it is)."""
+        return await self._plan_sending(
+            meeting_ids,
+            SendingChange(
+                media=MediaSelection.of(media), allow_send=True, hosts=Hosts.of(except_attendees)
+            ),
+            strategy=strategy,
+            region=region,
+            resume=resume,
+        )
+
+    async def plan_restore(self, report: Report, *, strategy: Strategy = "auto") -> StatePlan:
+        """Read the meetings `report` changed and plan putting back each attendee's previous
+        capabilities; attendees already back are `unchanged`, those changed by someone else
+        since are not overwritten (`failed`, `ChangedSinceRun`), those gone `not_found`."""
+        plan, without_previous = await plan_restore(
+            self._reader(), report, strategy=strategy, concurrency=self._workforce.workers
+        )
+        return dataclasses.replace(plan, without_previous=without_previous)
+
+    async def mute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+    ) -> Report:
+        """Stop everyone but `except_attendees` sending `media` in whole meetings, with the
+        fewest requests, verified afterwards: `run(await plan_mute(...))`.
+
+        >>> await bulk.mute(ids, media={"video"}, except_attendees={host})  # doctest: +SKIP
+        """
+        plan = await self.plan_mute(
+            meeting_ids,
+            media=media,
+            except_attendees=except_attendees,
+            strategy=strategy,
+            region=region,
+        )
+        return await self.run(plan, deadline=deadline, journal=journal)
+
+    async def unmute(
+        self,
+        meeting_ids: Iterable[str],
+        *,
+        media: MediaSelection | Collection[str],
+        except_attendees: HostsArg = (),
+        strategy: Strategy = "auto",
+        region: str | None = None,
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+    ) -> Report:
+        """Let everyone but `except_attendees` send `media` again: `run(await plan_unmute(...))`."""
+        plan = await self.plan_unmute(
+            meeting_ids,
+            media=media,
+            except_attendees=except_attendees,
+            strategy=strategy,
+            region=region,
+        )
+        return await self.run(plan, deadline=deadline, journal=journal)
+
+    async def restore(
+        self,
+        report: Report,
+        *,
+        strategy: Strategy = "auto",
+        deadline: float | None = None,
+        journal: JournalTarget | None = None,
+    ) -> Report:
+        """Put back exactly what `report`'s run changed: `run(await plan_restore(report))`."""
+        plan = await self.plan_restore(report, strategy=strategy)
+        return await self.run(plan, deadline=deadline, journal=journal)
+
+    async def _plan_sending(
+        self,
+        meeting_ids: Iterable[str],
+        change: SendingChange,
+        *,
+        strategy: Strategy,
+        region: str | None,
+        resume: Mapping[tuple[str, str], AttendeeResult] | None,
+    ) -> StatePlan:
+        if isinstance(meeting_ids, str):
+            meeting_ids = [meeting_ids]
+        return await plan_sending(
+            self._reader(),
+            meeting_ids,
+            change=change,
+            strategy=strategy,
+            region=region,
+            concurrency=self._workforce.workers,
+            resumed=resume,
         )
 
     def request_stop(self, *, grace_s: float | None = None) -> None:
@@ -270,310 +461,198 @@ class BulkUpdater:
         Safe to call from a signal handler task; a no-op when no run is going.
         """
         if self._run is not None:
-            self._run.stop(grace_s=self._grace_s if grace_s is None else grace_s)
+            self._run.state.stop(grace_s=self._grace_s if grace_s is None else grace_s)
 
     # -- the run ---------------------------------------------------------------------------
 
-    def _finish(self, report: Report, run: RunState) -> None:
-        self._progress.on_finish(report.summary)
-        _log.info("run finished", **_summary_fields(report), brownouts=run.gate.pauses)
-        if run.fatal is not None:
-            raise RunAborted(report=report, error_code=run.fatal.error_code)
+    def _settings_for(
+        self,
+        deadline: float | None,
+        journal: JournalTarget | None,
+        features: Mapping[str, MeetingFeatures] | None,
+    ) -> _RunSettings:
+        _check_deadline(deadline)
+        defaults = self._defaults
+        return _RunSettings(
+            deadline=defaults.deadline if deadline is None else deadline,
+            journal=defaults.journal if journal is None else journal,
+            features=defaults.features if features is None else dict(features),
+        )
 
-    def _new_run(self) -> RunState:
+    def _new_state(self) -> RunState:
+        return new_run_state(brownout=self._brownout, circuit=self._circuit, clock=self._clock)
+
+    @asynccontextmanager
+    async def _session(self, settings: _RunSettings) -> AsyncIterator[_Run]:
+        """The updater's one run at a time: released however the run ends or fails to start."""
         if self._clients is None:
             raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         if self._run is not None:
             raise RuntimeError("one run at a time per BulkUpdater")
-        self._run = RunState(gate=BrownoutGate(self._brownout, clock=self._clock))
-        return self._run
+        state = self._new_state()
+        sender = self._sending()
 
-    async def _drive(
-        self,
-        updates: Iterable[Item] | AsyncIterable[Item],
-        run: RunState,
-        sink: Callable[[int, AttendeeResult], Awaitable[None]],
-    ) -> None:
+        async def read(request: Request) -> Outcome:
+            return await sender.perform(state, request)
+
+        meetings = MeetingWatch(
+            read=read, clock=self._clock, default_region=self._clients.default_region
+        )
+        settler = Settler(
+            sender=sender,
+            state=state,
+            features=settings.features,
+            meetings=meetings,
+            clock=self._clock,
+        )
+        self._run = run = _Run(state=state, settings=settings, settler=settler)
+        self._pacers.gate = state.gate  # its pauses are not spells to learn the quota from
+        try:
+            yield run
+        finally:
+            self._run = self._pacers.gate = None
+            state.gate.release()
+
+    def _reader(self) -> Callable[[Request], Awaitable[Outcome]]:
+        """Sends reads through the current run (its gate and stop), or a state of their own."""
+        state = self._run.state if self._run is not None else self._new_state()
+
+        async def send(request: Request) -> Outcome:
+            return await self._sending().perform(state, request)
+
+        return send
+
+    @staticmethod
+    def _traffic(run: _Run) -> Traffic:
+        """The run's traffic for its summary, with what the circuit breaker went through."""
+        traffic, circuit = run.state.traffic, run.state.circuit
+        traffic.circuit_pauses = circuit.pauses
+        traffic.sick_s = circuit.sick_for()
+        return traffic
+
+    def _finish(self, report: Report, run: _Run) -> None:
+        self._progress.on_finish(report.summary)
+        circuit = run.state.circuit
+        _log.info(
+            "run finished",
+            **_summary_fields(report),
+            brownouts=run.state.gate.pauses,
+            circuit_pauses=circuit.pauses,
+            sick_s=round(circuit.sick_for(), 3),
+        )
+        fatal = run.state.fatal
+        if fatal is not None:
+            message = None
+            if fatal.code == SERVICE_UNHEALTHY:
+                # Not an error of any one update: say what the circuit breaker saw.
+                cancelled = report.summary.count(Status.CANCELLED)
+                message = (
+                    f"run aborted ({fatal.code}): {fatal.message}; "
+                    f"{cancelled} of {report.summary.total} updates cancelled"
+                )
+            raise RunAborted(report=report, error_code=fatal.code, message=message)
+
+    async def _drive(self, updates: Items, run: _Run, sink: Sink) -> None:
         """Settle every update with `max_concurrency` workers; each result goes to the
         journal, the progress listener and `sink`, exactly once."""
-        journal, owned = self._open_journal()
-        self._progress.on_start(total=_total(updates))
-        plan = _Plan(updates, run)
-        capacity = self._capacity(run)
-
-        async def deliver(index: int, result: AttendeeResult) -> None:
-            if journal is not None:
-                journal.record(index, result)
-            self._progress.on_result(result)
-            await sink(index, result)
-
+        journal, owned = _open_journal(run.settings.journal)
         try:
-            async with _unwrapped_group() as tg:
-                if self._deadline is not None:
-                    tg.start_soon(self._stop_at_deadline, run, self._deadline)
-                async with _unwrapped_group() as workers:
-                    for _ in range(self._concurrency):
-                        workers.start_soon(self._work, run, plan, deliver, capacity)
-                tg.cancel_scope.cancel()  # all settled: the deadline timer has nothing to do
+            total = run.plan.total if run.plan is not None else total_of(updates)
+            self._progress.on_start(total=total)
+            run.intake = intake = PlanIntake(updates)
+
+            async def deliver(index: int, result: AttendeeResult) -> None:
+                # A result a fatal error ended (401/403…) is left out of the journal, so a
+                # resume with good credentials sends it again.
+                if journal is not None and not run.settler.ended_by_fatal_error(result):
+                    journal.record(index, result)
+                self._progress.on_result(result)
+                await sink(index, result)
+
+            with self._workforce.run():
+                async with unwrapped_group() as tg:
+                    if run.settings.deadline is not None:
+                        tg.start_soon(self._stop_at_deadline, run.state, run.settings.deadline)
+                    async with unwrapped_group() as workers:
+                        for _ in range(self._workforce.workers):
+                            workers.start_soon(self._work, run, intake, deliver)
+                    tg.cancel_scope.cancel()  # all settled: nothing left for the deadline
         finally:
-            self._run = None
-            self._sizer = None
-            run.gate.release()
             if journal is not None:
-                # Shielded: a cancelled run still keeps what it learned.
-                with anyio.CancelScope(shield=True):
-                    if owned:
-                        await journal.aclose()
-                    else:
-                        await anyio.to_thread.run_sync(journal.flush)
+                # Shielded and bounded: a cancelled run still keeps what it learned.
+                await (journal.aclose() if owned else journal.aflush())
 
-    def _open_journal(self) -> tuple[Journal | None, bool]:
-        """The run's journal, and whether the run opened it (and so must close it)."""
-        target = self._journal_target
-        if target is None or isinstance(target, Journal):
-            return target, False
-        return Journal.open(target), True
-
-    async def _stop_at_deadline(self, run: RunState, seconds: float) -> None:
+    async def _stop_at_deadline(self, state: RunState, seconds: float) -> None:
         await anyio.sleep(seconds)
         _log.warning("deadline passed; cancelling what is left", deadline_s=seconds)
-        run.stop(grace_s=self._grace_s)
-
-    def _capacity(self, run: RunState) -> anyio.CapacityLimiter | None:
-        """What the workers park on when the concurrency is sized (None: a fixed count)."""
-        if self._fixed_concurrency is not None:
-            self._sizer = None
-            return None
-        self._sizer = ConcurrencySizer(self._concurrency_policy, clock=self._clock)
-        return anyio.CapacityLimiter(self._sizer.current)
-
-    def _observe_latency(self, seconds: float) -> None:
-        if self._sizer is not None:
-            self._sizer.observe(seconds)
-
-    def _resize(self, capacity: anyio.CapacityLimiter) -> None:
-        sizer = self._sizer
-        if sizer is None:
-            return
-        rate = sum(pacer.rate for pacer in self._pacers.values()) or Adaptive().initial_rate
-        wanted = sizer.limit(rate)
-        if wanted != capacity.total_tokens:
-            capacity.total_tokens = wanted
+        state.stop(grace_s=self._grace_s)
 
     async def _work(
         self,
-        run: RunState,
-        plan: _Plan,
+        run: _Run,
+        intake: PlanIntake,
         deliver: Callable[[int, AttendeeResult], Awaitable[None]],
-        capacity: anyio.CapacityLimiter | None,
     ) -> None:
-        if capacity is None:
-            while await self._work_one(run, plan, deliver):
-                pass
-            return
-        # Sized concurrency: every worker parks on the limiter, whose size follows the rate
-        # and the latency, and pulls the next update only once it holds a token.
-        while True:
-            self._resize(capacity)
-            async with capacity:
-                if not await self._work_one(run, plan, deliver):
-                    return
-
-    async def _work_one(
-        self,
-        run: RunState,
-        plan: _Plan,
-        deliver: Callable[[int, AttendeeResult], Awaitable[None]],
-    ) -> bool:
         # A worker takes the next update only when it is free, so nothing piles up.
-        job = await plan.next()
-        if job is None:
-            return False
-        index, item = job
-        if isinstance(item, AttendeeResult):
-            await deliver(index, item)
-        elif isinstance(item, BatchExcept):
-            for offset, result in enumerate(await self._settle_batch(run, item)):
-                await deliver(index + offset, result)
-        else:
-            await deliver(index, await self._settle(run, item))
-        return True
+        async def step() -> bool:
+            job = await intake.next()
+            if job is None:
+                return False
+            index, item = job
+            if isinstance(item, AttendeeResult):
+                await deliver(index, item)
+            elif isinstance(item, BatchExcept):
+                await self._deliver_batch(run, intake, deliver, index=index, batch=item)
+            else:
+                await deliver(index, await run.settler.update(item))
+            return True
 
-    async def _settle(self, run: RunState, update: Update) -> AttendeeResult:
-        """Everything that happens to one update, ending in its one result."""
-        capabilities = update.capabilities.to_api()
+        await self._workforce.work(step)
 
-        async def call(client: Any) -> dict[str, Any]:
-            response: dict[str, Any] = await client.update_attendee_capabilities(
-                MeetingId=update.meeting_id,
-                AttendeeId=update.attendee_id,
-                Capabilities=capabilities,
-            )
-            return response
-
-        request = Request(
-            operation=_OPERATION,
-            region=update.region,
-            call=call,
-            meeting_id=update.meeting_id,
-            attendee_id=update.attendee_id,
-        )
-        problems = update_problems(update, features=self._features.get(update.meeting_id))
-        (result,) = await self._send(run, (update,), request, problems=problems)
-        return result
-
-    async def _settle_batch(self, run: RunState, batch: BatchExcept) -> list[AttendeeResult]:
-        """One batch request; each member's result tells how it went."""
-        capabilities = batch.capabilities.to_api()
-        excluded = [{"AttendeeId": attendee} for attendee in batch.excluded_ids]
-
-        async def call(client: Any) -> dict[str, Any]:
-            response: dict[str, Any] = await client.batch_update_attendee_capabilities_except(
-                MeetingId=batch.meeting_id,
-                ExcludedAttendeeIds=excluded,
-                Capabilities=capabilities,
-            )
-            return response
-
-        request = Request(
-            operation=_BATCH_OPERATION, region=batch.region, call=call, meeting_id=batch.meeting_id
-        )
-        return await self._send(run, batch.members, request, problems=batch_problems(batch))
-
-    async def _send(
+    async def _deliver_batch(
         self,
-        run: RunState,
-        updates: Sequence[Update],
-        request: Request,
+        run: _Run,
+        intake: PlanIntake,
+        deliver: Callable[[int, AttendeeResult], Awaitable[None]],
         *,
-        problems: list[str],
-    ) -> list[AttendeeResult]:
-        """Send `request` on behalf of `updates` (one, or a batch's members); their results."""
-        if run.stopping:
-            message = "run stopped before this update was sent"
-            return [AttendeeResult.unsent(update, Status.CANCELLED, message) for update in updates]
-        if problems:
-            return [
-                AttendeeResult.unsent(update, Status.INVALID, "; ".join(problems))
-                for update in updates
-            ]
-        outcome = await self._sending().perform(run, request)
-        results = [_result(update, outcome) for update in updates]
-        if outcome.fatal and run.fatal is None:
-            run.fatal = results[0]
-        return results
-
-    async def _client(self, region: str | None) -> Any:
-        assert self._clients is not None
-        return await self._clients.get(region)
+        index: int,
+        batch: BatchExcept,
+    ) -> None:
+        results = await settle_verified(
+            batch, settler=run.settler, read=self._reader(), plan=run.plan
+        )
+        # Attendees who joined during the run get indexes of their own.
+        extra = len(results) - len(batch.members)
+        first_extra = intake.allocate(extra) if extra > 0 else index
+        for offset, result in enumerate(results):
+            where = index + offset if offset < len(batch.members) else first_extra
+            first_extra += offset >= len(batch.members)
+            await deliver(where, result)
 
     def _sending(self) -> Sender:
-        assert self._sender is not None
+        if self._sender is None:
+            raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         return self._sender
 
-    def _pacer(self, region: str | None, operation: str) -> Pacer:
-        key = (region, operation)
-        pacer = self._pacers.get(key)
-        if pacer is None:
-            pacer = self._pacers[key] = self._new_pacer(region, operation)
-        if self._run is not None:
-            self._run.gate.subscribe(pacer)  # a brownout pause is not a spell to learn from
-        return pacer
 
-    def _new_pacer(self, region: str | None, operation: str) -> Pacer:
-        """The pacer of one quota: in Redis when coordinated, else the process's own."""
-        default = self._clients.default_region if self._clients is not None else None
-        scope = QuotaScope(
-            access_key_id=self._access_key_id,
-            endpoint_url=self._clients.endpoint_url if self._clients is not None else None,
-            region=region or default,
-            operation=operation,
-        )
-        if self._link is not None and isinstance(self._pacing, Adaptive):
-            return self._link.pacer(scope, self._pacing, clock=self._clock)
-        return self._registry.pacer(scope, self._pacing, clock=self._clock)
+def _items_of(updates: Items | StatePlan) -> tuple[Items, StatePlan | None]:
+    """What the workers pull, and the state-aware plan behind it, if any."""
+    if isinstance(updates, StatePlan):
+        return updates.items(), updates
+    check_items(updates)
+    return updates, None
 
 
-@asynccontextmanager
-async def _unwrapped_group() -> AsyncIterator[TaskGroup]:
-    """A task group that re-raises a lone failure as itself, not as an exception group."""
-    try:
-        async with anyio.create_task_group() as tg:
-            yield tg
-    except BaseExceptionGroup as group:
-        errors = group.exceptions
-        if len(errors) == 1 and not isinstance(errors[0], BaseExceptionGroup):
-            raise errors[0] from None
-        raise
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and not deadline > 0:
+        raise ValueError(f"deadline must be positive seconds, got {deadline}")
 
 
-_END: Final = object()
-
-
-class _Plan:
-    """The caller's updates, pulled by whichever worker is free; numbers the results.
-
-    A batch takes one index per member. `run.fed` is the number handed out so far: the run's
-    total once the plan is drained.
-    """
-
-    def __init__(self, updates: Iterable[Item] | AsyncIterable[Item], run: RunState) -> None:
-        self._run = run
-        self._sync: Iterator[Item] | None = None
-        self._async: AsyncIterator[Item] | None = None
-        if isinstance(updates, AsyncIterable):
-            self._async = aiter(updates)
-        else:
-            self._sync = iter(updates)
-        self._lock = anyio.Lock()  # an async iterator must not be advanced by two at once
-
-    async def next(self) -> tuple[int, Item] | None:
-        if self._sync is not None:
-            item = next(self._sync, _END)  # no await: no other worker can interleave
-        else:
-            assert self._async is not None
-            async with self._lock:
-                item = await anext(self._async, _END)
-        if item is _END:
-            return None
-        assert isinstance(item, Update | BatchExcept | AttendeeResult)
-        index = self._run.fed
-        self._run.fed += _width(item)
-        return index, item
-
-
-def _width(item: Item) -> int:
-    """How many results an item becomes."""
-    return len(item.members) if isinstance(item, BatchExcept) else 1
-
-
-def _total(updates: Iterable[Item] | AsyncIterable[Item]) -> int | None:
-    # A collection can be walked twice; anything else is known only once it is consumed.
-    if isinstance(updates, Collection):
-        return sum(_width(item) for item in updates)
-    return None
-
-
-def _result(update: Update, outcome: Outcome) -> AttendeeResult:
-    failure = outcome.failure
-    message = failure.message if failure is not None else None
-    if outcome.status is Status.CANCELLED:
-        last = f" (last error {failure.code})" if failure is not None else ""
-        message = f"run stopped before this update finished{last}"
-    return AttendeeResult(
-        meeting_id=update.meeting_id,
-        attendee_id=update.attendee_id,
-        status=outcome.status,
-        desired=update.capabilities,
-        previous=update.previous,
-        attempts=outcome.attempts,
-        throttled=outcome.throttled,
-        error_code=failure.code if failure is not None else None,
-        error_message=message,
-        request_id=outcome.request_id,
-        elapsed_s=outcome.elapsed_s,
-        region=update.region,
-    )
+def _open_journal(target: JournalTarget | None) -> tuple[Journal | None, bool]:
+    """The run's journal, and whether the run opened it (and so must close it)."""
+    if target is None or isinstance(target, Journal):
+        return target, False
+    return Journal.open(target), True
 
 
 def _summary_fields(report: Report) -> dict[str, Any]:

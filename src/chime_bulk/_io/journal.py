@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Final, Self
 
 import anyio
 
-from .._model.errors import JournalError, PlanProblem
-from .._model.report import AttendeeResult, Status
+from .._model.errors import JournalError
+from .._model.results import AttendeeResult, Status
+from .fields import Problems
 
 __all__ = ["FINAL_STATUSES", "JOURNAL_SCHEMA", "Journal", "load_journal"]
 
@@ -46,6 +47,14 @@ FINAL_STATUSES: Final = frozenset(
 )
 
 _TAIL_BLOCK: Final = 1 << 16
+
+#: How long a cancelled or finished run waits for its journal to reach the disk.
+CLEANUP_TIMEOUT_S: Final = 10.0
+
+
+async def _bounded(work: Callable[[], None], *, timeout_s: float) -> None:
+    with anyio.move_on_after(timeout_s, shield=True):
+        await anyio.to_thread.run_sync(work, abandon_on_cancel=True)
 
 
 class Journal:
@@ -119,10 +128,15 @@ class Journal:
         finally:
             self._stream.close()
 
-    async def aclose(self) -> None:
-        """`close()` in a worker thread, shielded so a cancelled run still keeps its journal."""
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self.close)
+    async def aflush(self, *, timeout_s: float = CLEANUP_TIMEOUT_S) -> None:
+        """`flush()` in a worker thread; see `aclose` for the shield and the bound."""
+        await _bounded(self.flush, timeout_s=timeout_s)
+
+    async def aclose(self, *, timeout_s: float = CLEANUP_TIMEOUT_S) -> None:
+        """`close()` in a worker thread, shielded so a cancelled run still keeps its journal,
+        and bounded so a disk that hangs cannot hang the program: after `timeout_s` the
+        thread is left to finish on its own."""
+        await _bounded(self.close, timeout_s=timeout_s)
 
     def __enter__(self) -> Self:
         return self
@@ -159,7 +173,7 @@ def load_journal(
     """
     source = str(path)
     finished: dict[tuple[str, str], AttendeeResult] = {}
-    problems: list[PlanProblem] = []
+    problems = Problems(source)
     with Path(path).open("rb") as stream:
         for number, raw, complete in _lines(stream):
             if number == 1:
@@ -173,12 +187,12 @@ def load_journal(
                 result = _parse_record(raw)
             except ValueError as err:
                 if complete:  # only the very last line may be torn
-                    problems.append(PlanProblem(number, str(err), source))
+                    problems.add(number, str(err))
                 continue
             if result.status in FINAL_STATUSES:
                 finished[(result.meeting_id, result.attendee_id)] = result
     if problems:
-        raise JournalError(problems)
+        raise JournalError(problems.items)
     return finished
 
 

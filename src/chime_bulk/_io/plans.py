@@ -31,19 +31,16 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Any, Final, Literal, NamedTuple
+from typing import IO, Any, Final, NamedTuple
 
 from .._model.capabilities import Capabilities, Media
 from .._model.errors import PlanError, PlanProblem
 from .._model.update import Update
 from .._model.validation import update_problems
+from .fields import PLAN_FORMATS, PlanFormat, Problems, format_for_suffix, json_type, numbered_rows
 
 __all__ = ["InvalidLine", "Plan", "PlanFormat", "read_plan", "write_plan"]
 
-PlanFormat = Literal["jsonl", "csv"]
-
-_SUFFIXES: Final[dict[str, PlanFormat]] = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 _JSON_KEYS: Final = ("MeetingId", "AttendeeId", "Capabilities", "Region")
 _CAPABILITY_KEYS: Final = ("Audio", "Video", "Content")
 _CSV_REQUIRED: Final = ("meeting_id", "attendee_id", "audio", "video", "content")
@@ -175,14 +172,14 @@ class _Lines:
 
 
 def _format_of(source: str) -> PlanFormat:
-    try:
-        return _SUFFIXES[Path(source).suffix.lower()]
-    except KeyError:
+    chosen = format_for_suffix(source, PLAN_FORMATS)
+    if chosen is None:
         raise PlanError.single(
             "cannot tell the plan's format from its name: use a .jsonl or .csv suffix, "
             "or give the format (--format jsonl|csv; format= in Python)",
             source=source,
-        ) from None
+        )
+    return chosen
 
 
 def _sniff(lines: Iterator[str], *, source: str) -> tuple[PlanFormat, Iterator[str]]:
@@ -256,7 +253,7 @@ def _parse_json_line(line: str) -> Update:
     except _DuplicateKey as err:
         raise _Unparseable([f"key {err.args[0]!r} appears twice"]) from None
     if not isinstance(data, dict):
-        raise _Unparseable([f"expected a JSON object {{...}}, got {_json_type(data)}"])
+        raise _Unparseable([f"expected a JSON object {{...}}, got {json_type(data)}"])
     messages = _name_problems(data, _JSON_KEYS, required=_JSON_KEYS[:3], noun="key")
     meeting_id = _json_string(data, "MeetingId", messages)
     attendee_id = _json_string(data, "AttendeeId", messages)
@@ -264,7 +261,12 @@ def _parse_json_line(line: str) -> Update:
     capabilities = _json_capabilities(data.get("Capabilities"), messages)
     if messages or meeting_id is None or attendee_id is None or capabilities is None:
         raise _Unparseable(messages)
-    return Update(sys.intern(meeting_id), attendee_id, capabilities, region)
+    return Update(
+        meeting_id=sys.intern(meeting_id),
+        attendee_id=attendee_id,
+        capabilities=capabilities,
+        region=region,
+    )
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -314,7 +316,7 @@ def _name_problems(
 def _json_string(data: dict[str, Any], key: str, messages: list[str]) -> str | None:
     value = data.get(key)
     if key in data and not isinstance(value, str):
-        messages.append(f"{key} must be a string, got {_json_type(value)}")
+        messages.append(f"{key} must be a string, got {json_type(value)}")
         return None
     return value
 
@@ -322,7 +324,7 @@ def _json_string(data: dict[str, Any], key: str, messages: list[str]) -> str | N
 def _json_region(data: dict[str, Any], messages: list[str]) -> str | None:
     region = data.get("Region")
     if region is not None and not isinstance(region, str):
-        messages.append(f"Region must be a string, got {_json_type(region)}")
+        messages.append(f"Region must be a string, got {json_type(region)}")
         return None
     return None if region is None else sys.intern(region)
 
@@ -331,7 +333,7 @@ def _json_capabilities(value: Any, messages: list[str]) -> Capabilities | None:
     if value is None:
         return None  # missing: already reported
     if not isinstance(value, dict):
-        messages.append(f"Capabilities must be an object, got {_json_type(value)}")
+        messages.append(f"Capabilities must be an object, got {json_type(value)}")
         return None
     messages.extend(
         _name_problems(
@@ -345,7 +347,7 @@ def _json_capabilities(value: Any, messages: list[str]) -> Capabilities | None:
         media = value[key]
         if not isinstance(media, str):
             hint = ' (write "None" to turn it off)' if media is None else ""
-            messages.append(f"Capabilities.{key} must be a string, got {_json_type(media)}{hint}")
+            messages.append(f"Capabilities.{key} must be a string, got {json_type(media)}{hint}")
         elif (problem := _media_problem(media, where=f"Capabilities.{key}")) is not None:
             messages.append(problem)
         else:
@@ -353,18 +355,6 @@ def _json_capabilities(value: Any, messages: list[str]) -> Capabilities | None:
     if len(values) != len(_CAPABILITY_KEYS):
         return None
     return _capabilities(*values)
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "an array" if isinstance(value, list) else "an object"
 
 
 def _json_object(update: Update) -> dict[str, Any]:
@@ -384,24 +374,19 @@ def _json_object(update: Update) -> dict[str, Any]:
 def _read_csv(lines: Iterable[str], collector: _Collector) -> None:
     reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
-    end = 0
-    try:
-        for row in reader:
-            # A quoted field may span lines: a row starts right after the previous one ended.
-            number, end = end + 1, reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if header is None:
-                header = _csv_header(row, number, source=collector.source)
-                continue
-            try:
-                update = _parse_csv_row(row, header)
-            except _Unparseable as err:
-                collector.unparseable(number, err.messages)
-            else:
-                collector.add(number, update)
-    except csv.Error as err:
-        collector.unparseable(reader.line_num, [f"not valid CSV: {err}"])
+    rows = numbered_rows(
+        reader, collector.problems, blank=lambda row: not any(cell.strip() for cell in row)
+    )
+    for number, row in rows:
+        if header is None:
+            header = _csv_header(row, number, source=collector.source)
+            continue
+        try:
+            update = _parse_csv_row(row, header)
+        except _Unparseable as err:
+            collector.unparseable(number, err.messages)
+        else:
+            collector.add(number, update)
 
 
 def _csv_header(row: list[str], number: int, *, source: str) -> list[str]:
@@ -431,7 +416,12 @@ def _parse_csv_row(row: list[str], header: list[str]) -> Update:
         raise _Unparseable(messages)
     capabilities = _capabilities(cells["audio"], cells["video"], cells["content"])
     region = sys.intern(cells["region"]) if cells.get("region") else None
-    return Update(sys.intern(cells["meeting_id"]), cells["attendee_id"], capabilities, region)
+    return Update(
+        meeting_id=sys.intern(cells["meeting_id"]),
+        attendee_id=cells["attendee_id"],
+        capabilities=capabilities,
+        region=region,
+    )
 
 
 def _csv_row(update: Update) -> list[str]:
@@ -483,7 +473,7 @@ class _Collector:
     def __init__(self, source: str, *, skip_invalid: bool) -> None:
         self.source = source
         self._skip_invalid = skip_invalid
-        self._problems: list[PlanProblem] = []
+        self.problems = Problems(source)
         self._updates: list[Update] = []
         self._lines: list[int] = []
         self._invalid: list[InvalidLine] = []
@@ -492,7 +482,7 @@ class _Collector:
         self._meeting_regions: dict[str, tuple[str, int]] = {}
 
     def unparseable(self, line: int, messages: Iterable[str]) -> None:
-        self._problems.extend(PlanProblem(line, message, self.source) for message in messages)
+        self.problems.extend(line, messages)
 
     def add(self, line: int, update: Update) -> None:
         problems = update_problems(update)
@@ -551,8 +541,7 @@ class _Collector:
         return True
 
     def finish(self, *, sha256: str) -> Plan:
-        if self._problems:
-            raise PlanError(sorted(self._problems, key=lambda p: p.line or 0))
+        self.problems.raise_if_any()
         if not self._updates:
             what = "no line of the plan is valid" if self._invalid else "the plan is empty"
             self._warnings.append(f"{self.source}: {what}; nothing to send")

@@ -1,8 +1,9 @@
 """Report files: `.json`, `.jsonl` and `.csv`, written atomically and read back.
 
 The shapes are DESIGN.md's (schema `chime-bulk.report/1`); `Report.write`, `Report.dump` and
-`Report.read` are the public way in. Reading collects every problem of a file, with its line
-number, into one `PlanError`.
+`Report.read` are the public way in. This module works on a report's parts (results and
+summary), so the model does not depend on it the other way round. Reading collects every
+problem of a file, with its line number, into one `PlanError`.
 """
 
 from __future__ import annotations
@@ -11,50 +12,59 @@ import csv
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, TypeVar
+from typing import IO, Any, Final, TypeVar
 
 from .._model.capabilities import Capabilities
-from .._model.errors import PlanError, PlanProblem
-from .._model.report import (
-    _SUFFIXES,
-    REPORT_SCHEMA,
-    AttendeeResult,
-    Report,
+from .._model.errors import PlanError
+from .._model.results import AttendeeResult, parse_status
+from .._model.summary import Summary, summarize
+from .fields import (
+    REPORT_FORMATS,
+    Problems,
     ReportFormat,
-    Summary,
-    _as_dict,
-    _json_type,
-    _parse_status,
-    summarize,
+    as_object,
+    format_for_suffix,
+    json_type,
+    numbered_rows,
 )
 
-if TYPE_CHECKING:
-    from _csv import Reader as _CsvReader
+__all__ = ["CSV_COLUMNS", "REPORT_SCHEMA", "dump_report", "read_report", "write_report"]
 
-__all__ = ["CSV_COLUMNS", "dump_report", "read_report", "write_report"]
+#: The `schema` value of a `.json` report.
+REPORT_SCHEMA: Final = "chime-bulk.report/1"
+
+Parts = tuple[list[AttendeeResult], Summary]
 
 
-def write_report(report: Report, path: Path, *, format: ReportFormat | None = None) -> None:  # noqa: A002
+def write_report(
+    path: Path,
+    *,
+    results: Iterable[AttendeeResult],
+    summary: Summary,
+    format: ReportFormat | None = None,  # noqa: A002
+) -> None:
     chosen = format or _format_of(path)
     with _atomic_writer(path) as stream:
-        report.dump(stream, format=chosen)
+        dump_report(stream, results=results, summary=summary, format=chosen)
 
 
-def dump_report(report: Report, stream: IO[str], *, format: ReportFormat) -> None:  # noqa: A002
-    if format == "json":
-        _dump_json(report, stream)
-    elif format == "jsonl":
-        _dump_jsonl(report, stream)
-    elif format == "csv":
-        _dump_csv(report, stream)
-    else:
+def dump_report(
+    stream: IO[str],
+    *,
+    results: Iterable[AttendeeResult],
+    summary: Summary,
+    format: ReportFormat,  # noqa: A002
+) -> None:
+    writer = _WRITERS.get(format)
+    if writer is None:
         raise ValueError(f"unknown report format {format!r}; expected json, jsonl or csv")
+    writer(stream, results, summary)
 
 
-def read_report(path: Path, *, format: ReportFormat | None = None) -> Report:  # noqa: A002
+def read_report(path: Path, *, format: ReportFormat | None = None) -> Parts:  # noqa: A002
     chosen = format or _format_of(path)
     source = str(path)
     try:
@@ -64,6 +74,15 @@ def read_report(path: Path, *, format: ReportFormat | None = None) -> Report:  #
         raise PlanError.single(f"cannot read: {err.strerror}", source=source) from err
     except UnicodeDecodeError:
         raise PlanError.single("not UTF-8 text", source=source) from None
+
+
+def _format_of(path: Path) -> ReportFormat:
+    chosen = format_for_suffix(path, REPORT_FORMATS)
+    if chosen is None:
+        raise ValueError(
+            f"cannot tell the report format of {str(path)!r}: use a .json, .jsonl or .csv suffix"
+        )
+    return chosen
 
 
 # -- writing -------------------------------------------------------------------------------
@@ -89,15 +108,6 @@ CSV_COLUMNS: Final = (
 )
 
 
-def _format_of(path: Path) -> ReportFormat:
-    try:
-        return _SUFFIXES[path.suffix.lower()]
-    except KeyError:
-        raise ValueError(
-            f"cannot tell the report format of {str(path)!r}: use a .json, .jsonl or .csv suffix"
-        ) from None
-
-
 @contextmanager
 def _atomic_writer(path: Path) -> Iterator[IO[str]]:
     """A text file written beside `path` and moved over it only once complete."""
@@ -118,27 +128,35 @@ def _json(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False)
 
 
-def _dump_json(report: Report, stream: IO[str]) -> None:
+def _dump_json(stream: IO[str], results: Iterable[AttendeeResult], summary: Summary) -> None:
     # Written by hand so each result is one line (greppable) and no giant string is built.
     stream.write(f'{{"schema": {_json(REPORT_SCHEMA)},\n "summary": ')
-    stream.write(_json(report.summary.to_dict()))
+    stream.write(_json(summary.to_dict()))
     stream.write(',\n "results": [')
-    for position, result in enumerate(report.results):
-        stream.write(",\n  " if position else "\n  ")
+    position = 0
+    for position, result in enumerate(results, start=1):
+        stream.write(",\n  " if position > 1 else "\n  ")
         stream.write(_json(result.to_dict()))
-    stream.write("\n ]}\n" if report.results else "]}\n")
+    stream.write("\n ]}\n" if position else "]}\n")
 
 
-def _dump_jsonl(report: Report, stream: IO[str]) -> None:
-    for result in report.results:
+def _dump_jsonl(stream: IO[str], results: Iterable[AttendeeResult], summary: Summary) -> None:
+    for result in results:
         stream.write(_json(result.to_dict()) + "\n")
-    stream.write(_json({"summary": report.summary.to_dict()}) + "\n")
+    stream.write(_json({"summary": summary.to_dict()}) + "\n")
 
 
-def _dump_csv(report: Report, stream: IO[str]) -> None:
+def _dump_csv(stream: IO[str], results: Iterable[AttendeeResult], summary: Summary) -> None:
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
-    writer.writerows(_csv_row(result) for result in report.results)
+    writer.writerows(_csv_row(result) for result in results)
+
+
+_WRITERS: Final[Mapping[str, Callable[[IO[str], Iterable[AttendeeResult], Summary], None]]] = {
+    "json": _dump_json,
+    "jsonl": _dump_jsonl,
+    "csv": _dump_csv,
+}
 
 
 def _csv_row(result: AttendeeResult) -> list[str]:
@@ -167,7 +185,7 @@ def _flat(capabilities: Capabilities | None) -> tuple[str, str, str]:
 # -- reading -------------------------------------------------------------------------------
 
 
-def _read_json(stream: IO[str], *, source: str) -> Report:
+def _read_json(stream: IO[str], *, source: str) -> Parts:
     try:
         data = json.load(stream)
     except json.JSONDecodeError as err:
@@ -175,20 +193,20 @@ def _read_json(stream: IO[str], *, source: str) -> Report:
             f"not valid JSON: {err.msg}", line=err.lineno, source=source
         ) from None
     if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else _json_type(data)
+        found = data.get("schema") if isinstance(data, dict) else json_type(data)
         raise PlanError.single(
             f"not a chime-bulk report (expected schema {REPORT_SCHEMA!r}, found {found!r})",
             line=1,
             source=source,
         )
-    problems = _Problems(source)
+    problems = Problems(source)
     extra = sorted(set(data) - {"schema", "summary", "results"})
     if extra:
         problems.add(None, f"unknown key(s) {extra}")
     summary = problems.parse(None, "summary: ", _summary_from_json, data.get("summary"))
     raw_results = data.get("results")
     if not isinstance(raw_results, list):
-        problems.add(None, f"results must be a list, got {_json_type(raw_results)}")
+        problems.add(None, f"results must be a list, got {json_type(raw_results)}")
         raw_results = []
     results = [
         problems.parse(None, f"results[{i}]: ", _result_from_json, item)
@@ -196,11 +214,11 @@ def _read_json(stream: IO[str], *, source: str) -> Report:
     ]
     problems.raise_if_any()
     assert summary is not None
-    return Report(results=[r for r in results if r is not None], summary=summary)
+    return [r for r in results if r is not None], summary
 
 
-def _read_jsonl(stream: IO[str], *, source: str) -> Report:
-    problems = _Problems(source)
+def _read_jsonl(stream: IO[str], *, source: str) -> Parts:
+    problems = Problems(source)
     results: list[AttendeeResult] = []
     summary: Summary | None = None
     summary_line = 0
@@ -224,12 +242,12 @@ def _read_jsonl(stream: IO[str], *, source: str) -> Report:
     problems.raise_if_any()
     if summary is None:
         summary = summarize(results, started_at="", finished_at="", elapsed_s=0.0)
-    return Report(results=results, summary=summary)
+    return results, summary
 
 
-def _read_csv(stream: IO[str], *, source: str) -> Report:
-    problems = _Problems(source)
-    rows = _numbered_rows(csv.reader(stream, strict=True), problems)
+def _read_csv(stream: IO[str], *, source: str) -> Parts:
+    problems = Problems(source)
+    rows = numbered_rows(csv.reader(stream, strict=True), problems)
     line, header = next(rows, (1, []))
     header = [name.strip() for name in header]
     if sorted(header) != sorted(CSV_COLUMNS):
@@ -249,28 +267,14 @@ def _read_csv(stream: IO[str], *, source: str) -> Report:
         if result is not None:
             results.append(result)
     problems.raise_if_any()
-    summary = summarize(results, started_at="", finished_at="", elapsed_s=0.0)
-    return Report(results=results, summary=summary)
-
-
-def _numbered_rows(reader: _CsvReader, problems: _Problems) -> Iterator[tuple[int, list[str]]]:
-    """Non-blank rows, each with the line it starts on; a CSV syntax error ends them."""
-    end = 0
-    try:
-        for row in reader:
-            # A quoted field may span lines: a row starts right after the previous one ended.
-            number, end = end + 1, reader.line_num
-            if row:
-                yield number, row
-    except csv.Error as err:
-        problems.add(reader.line_num, f"not valid CSV: {err}")
+    return results, summarize(results, started_at="", finished_at="", elapsed_s=0.0)
 
 
 def _result_from_csv(row: Mapping[str, str]) -> AttendeeResult:
     return AttendeeResult(
         meeting_id=row["meeting_id"],
         attendee_id=row["attendee_id"],
-        status=_parse_status(row["status"]),
+        status=parse_status(row["status"]),
         desired=_unflat(row, ""),
         previous=_unflat(row, "prev_"),
         attempts=_cell_number(row, "attempts", int),
@@ -281,6 +285,9 @@ def _result_from_csv(row: Mapping[str, str]) -> AttendeeResult:
         elapsed_s=_cell_number(row, "elapsed_s", float),
         region=row["region"] or None,
     )
+
+
+_N = TypeVar("_N", int, float)
 
 
 def _cell_number(row: Mapping[str, str], key: str, kind: Callable[[str], _N]) -> _N:
@@ -299,45 +306,15 @@ def _unflat(row: Mapping[str, str], prefix: str) -> Capabilities | None:
     return Capabilities(*values)
 
 
-_T = TypeVar("_T")
-_A = TypeVar("_A")
-_N = TypeVar("_N", int, float)
-
-
 def _result_from_json(value: Any) -> AttendeeResult:
-    return AttendeeResult.from_dict(_as_dict(value))
+    return AttendeeResult.from_dict(as_object(value))
 
 
 def _summary_from_json(value: Any) -> Summary:
-    return Summary.from_dict(_as_dict(value))
+    return Summary.from_dict(as_object(value))
 
 
-class _Problems:
-    """Collects every problem of a file, so one `PlanError` can list them all."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
-        self.items: list[PlanProblem] = []
-
-    def add(self, line: int | None, message: str) -> None:
-        self.items.append(PlanProblem(line, message, self.source))
-
-    def parse(
-        self, line: int | None, where: str, parser: Callable[[_A], _T], data: _A
-    ) -> _T | None:
-        """`parser(data)`, or None with its `ValueError` recorded as a problem."""
-        try:
-            return parser(data)
-        except ValueError as err:
-            self.add(line, f"{where}{err}")
-            return None
-
-    def raise_if_any(self) -> None:
-        if self.items:
-            raise PlanError(self.items)
-
-
-_READERS: Final[dict[ReportFormat, Callable[..., Report]]] = {
+_READERS: Final[Mapping[ReportFormat, Callable[..., Parts]]] = {
     "json": _read_json,
     "jsonl": _read_jsonl,
     "csv": _read_csv,

@@ -7,7 +7,7 @@ service rejects, so the engine can mark an update `invalid` before anything is s
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Final
@@ -66,9 +66,13 @@ class Capabilities:
 
     Accepts `Media` members or the API's strings; only a value that is not a capability at all
     raises `ValueError`. Whether the combination is allowed is `capability_problems`' job.
+    `Capabilities.of` converts a tuple or the API's mapping explicitly.
 
     >>> Capabilities("SendReceive", "Receive", "None").to_api()
     {'Audio': 'SendReceive', 'Video': 'Receive', 'Content': 'None'}
+    >>> Capabilities.of(("SendReceive", "Receive", "None")) == Capabilities.of(
+    ...     {"Audio": "SendReceive", "Video": "Receive", "Content": "None"})
+    True
     """
 
     audio: Media
@@ -79,6 +83,28 @@ class Capabilities:
         object.__setattr__(self, "audio", Media.parse(audio))
         object.__setattr__(self, "video", Media.parse(video))
         object.__setattr__(self, "content", Media.parse(content))
+
+    @classmethod
+    def of(cls, value: Capabilities | Mapping[str, Any] | Sequence[Media | str]) -> Capabilities:
+        """`value` as `Capabilities`: itself, the API's `{"Audio", "Video", "Content"}`
+        mapping, or an (audio, video, content) tuple or list. Anything else is a `TypeError`
+        (a bad value inside is a `ValueError`, as for the constructor)."""
+        if isinstance(value, Capabilities):
+            return value
+        if isinstance(value, Mapping):
+            return cls.from_api(value)
+        if isinstance(value, Sequence) and not isinstance(value, str):
+            if len(value) != 3:
+                raise ValueError(
+                    f"capabilities need 3 values (audio, video, content), got {len(value)}"
+                )
+            audio, video, content = value
+            return cls(audio, video, content)
+        raise TypeError(
+            f"cannot make Capabilities from {type(value).__name__} {value!r}; give "
+            "Capabilities(audio, video, content), an (audio, video, content) tuple or the "
+            'API\'s {"Audio": …, "Video": …, "Content": …} mapping'
+        )
 
     def to_api(self) -> dict[str, str]:
         return {"Audio": self.audio.value, "Video": self.video.value, "Content": self.content.value}

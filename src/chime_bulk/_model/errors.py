@@ -6,7 +6,11 @@ ChimeBulkError                 base of everything chime-bulk raises on purpose
 ├── PlanError                  bad input (plan file, stdin, report to restore); nothing was sent.
 │   │                          `.problems` holds every problem found, each with its line number
 │   └── JournalError           a resume journal is corrupt or belongs to a different plan
-├── ListingFailed (listing.py) a meeting's attendees could not be read; nothing was sent
+├── PreflightFailed            checked before the first update: no credentials, an unknown
+│                              Region, an endpoint that refuses connections; nothing was
+│                              sent. `.code` names which, `.fatal` is False for a usage error
+├── ListingFailed              a meeting could not be read (its attendees or features);
+│                              `.failure` says why; nothing was sent for it
 └── RunAborted                 a fatal error (401/403, missing credentials, no Region, an
                                endpoint that never answers) stopped a run; `.report` is
                                complete: the update that met the error is `failed` with
@@ -23,14 +27,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
+    from .._policy.classification import Failure
     from .report import Report
 
 __all__ = [
     "ChimeBulkError",
     "ConfigurationError",
     "JournalError",
+    "ListingFailed",
     "PlanError",
     "PlanProblem",
+    "PreflightFailed",
     "RunAborted",
 ]
 
@@ -82,6 +89,42 @@ class PlanError(ChimeBulkError):
 
 class JournalError(PlanError):
     """A journal cannot be resumed from: garbage before its last line, or another plan's."""
+
+
+class PreflightFailed(ChimeBulkError):
+    """The check before the first update failed; nothing was sent.
+
+    `code`: `NoRegion` or `UnknownRegion` (a usage error, `fatal` False), `NoCredentials` or
+    `EndpointUnreachable` (`fatal` True: exit 3, like a run aborted by them).
+    """
+
+    def __init__(self, code: str, message: str, *, fatal: bool) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fatal = fatal
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_preflight_failed, (self.code, self.message, self.fatal))
+
+
+def _rebuild_preflight_failed(code: str, message: str, fatal: bool) -> PreflightFailed:
+    return PreflightFailed(code, message, fatal=fatal)
+
+
+class ListingFailed(ChimeBulkError):
+    """A meeting could not be read: it does not exist, retries ran out, or the run stopped.
+
+    `.failure` is the classified failure of the last attempt (`.failure.code`, `.kind`).
+    """
+
+    def __init__(self, meeting_id: str, failure: Failure) -> None:
+        super().__init__(f"cannot read meeting {meeting_id}: {failure.code} {failure.message}")
+        self.meeting_id = meeting_id
+        self.failure = failure
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.meeting_id, self.failure))
 
 
 class RunAborted(ChimeBulkError):

@@ -1,200 +1,35 @@
-"""Per-attendee results and the report that accounts for every update of a run.
+"""`Report`: every update of a run, each exactly once, and the builder a run fills.
 
-A run hands each finished `AttendeeResult` to a `ReportBuilder` (in whatever order they finish);
-`ReportBuilder.build()` returns the `Report` with the results in the order the updates were
-given and a `Summary` of the run. `Report.write` saves it as `.json`, `.jsonl` or `.csv`
-(schema `chime-bulk.report/1`), atomically; `Report.read` reads any of the three back (the
-file formats themselves are `report_files`' job).
-
-No result type carries a JoinToken, so no report can contain one.
+A run hands each finished `AttendeeResult` to a `ReportBuilder` (in whatever order they
+finish); `ReportBuilder.build()` returns the `Report` with the results in the order the
+updates were given and a `Summary` of the run. `Report.write`/`Report.read` are the public way
+to files; the formats themselves (`.json`, `.jsonl`, `.csv`, schema `chime-bulk.report/1`)
+are `_io.report_files`' job.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
 import os
 import time
-from array import array
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Final, Literal
+from typing import IO, Any, Final
 
-from .capabilities import Capabilities
+from .._io import report_files
+from .._io.fields import ReportFormat
+from .results import AttendeeResult, Status
+from .summary import Summary, Tally, Traffic, iso_utc
 from .update import Update
 
-if TYPE_CHECKING:
-    pass
+#: What `retry_updates` sends again.
+_RETRIED: Final = frozenset({Status.FAILED, Status.CANCELLED})
+#: `state_aware.CHANGED_SINCE` (the model imports nothing above it): a restore's deliberate
+#: refusal to overwrite someone else's change is not a failure to retry.
+_NOT_RETRIED_CODES: Final = frozenset({"ChangedSinceRun"})
 
-__all__ = [
-    "REPORT_SCHEMA",
-    "AttendeeResult",
-    "Report",
-    "ReportBuilder",
-    "ReportFormat",
-    "Status",
-    "Summary",
-    "iso_utc",
-    "latency_percentiles",
-    "summarize",
-]
-
-#: The `schema` value of a `.json` report.
-REPORT_SCHEMA: Final = "chime-bulk.report/1"
-
-ReportFormat = Literal["json", "jsonl", "csv"]
-_SUFFIXES: Final[dict[str, ReportFormat]] = {".json": "json", ".jsonl": "jsonl", ".csv": "csv"}
-
-
-class Status(StrEnum):
-    """How one update ended."""
-
-    SUCCEEDED = "succeeded"  # the service accepted the update
-    UNCHANGED = "unchanged"  # already in the desired state; nothing sent
-    EXCLUDED = "excluded"  # left out on request (e.g. `mute --except`); nothing sent
-    INVALID = "invalid"  # rejected client-side; nothing sent
-    NOT_FOUND = "not_found"  # the meeting or attendee does not exist (any more)
-    FAILED = "failed"  # rejected by the service, or retries ran out
-    CANCELLED = "cancelled"  # not finished: deadline, abort or interruption
-    PLANNED = "planned"  # dry run: would have been sent
-
-    @property
-    def ok(self) -> bool:
-        """Whether this outcome leaves the attendee as the user asked."""
-        return self in _OK_STATUSES
-
-
-_OK_STATUSES = frozenset({Status.SUCCEEDED, Status.UNCHANGED, Status.EXCLUDED, Status.PLANNED})
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AttendeeResult:
-    """The outcome for one update. `previous` is known only when the run read the state."""
-
-    meeting_id: str
-    attendee_id: str
-    status: Status
-    desired: Capabilities | None
-    previous: Capabilities | None = None
-    attempts: int = 0
-    throttled: int = 0
-    error_code: str | None = None
-    error_message: str | None = None
-    request_id: str | None = None
-    elapsed_s: float = 0.0
-    region: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report file's shape: capabilities as API dicts, `region` only when set."""
-        data: dict[str, Any] = {
-            "meeting_id": self.meeting_id,
-            "attendee_id": self.attendee_id,
-            "status": self.status.value,
-            "desired": None if self.desired is None else self.desired.to_api(),
-            "previous": None if self.previous is None else self.previous.to_api(),
-            "attempts": self.attempts,
-            "throttled": self.throttled,
-            "error_code": self.error_code,
-            "error_message": self.error_message,
-            "request_id": self.request_id,
-            "elapsed_s": self.elapsed_s,
-        }
-        if self.region is not None:
-            data["region"] = self.region
-        return data
-
-    @classmethod
-    def unsent(cls, update: Update, status: Status, message: str | None = None) -> AttendeeResult:
-        """The result of an update that was decided without a request (cancelled, invalid,
-        planned by a dry run)."""
-        return cls(
-            meeting_id=update.meeting_id,
-            attendee_id=update.attendee_id,
-            status=status,
-            desired=update.capabilities,
-            previous=update.previous,
-            error_message=message,
-            region=update.region,
-        )
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> AttendeeResult:
-        """The inverse of `to_dict`; a `ValueError` names the first bad field."""
-        _check_keys(data, allowed=_RESULT_KEYS, required=("meeting_id", "attendee_id", "status"))
-        return cls(
-            meeting_id=_get_str(data, "meeting_id"),
-            attendee_id=_get_str(data, "attendee_id"),
-            status=_parse_status(data["status"]),
-            desired=_get_capabilities(data, "desired"),
-            previous=_get_capabilities(data, "previous"),
-            attempts=_get_int(data, "attempts", default=0),
-            throttled=_get_int(data, "throttled", default=0),
-            error_code=_get_optional_str(data, "error_code"),
-            error_message=_get_optional_str(data, "error_message"),
-            request_id=_get_optional_str(data, "request_id"),
-            elapsed_s=_get_float(data, "elapsed_s", default=0.0),
-            region=_get_optional_str(data, "region"),
-        )
-
-
-_RESULT_KEYS: Final = frozenset(AttendeeResult.__dataclass_fields__)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Summary:
-    """Totals for a run. `requests` counts every HTTP attempt, `retried` every attempt
-    after an update's first, `throttled` every attempt answered with a throttle."""
-
-    total: int
-    by_status: dict[str, int]
-    requests: int
-    throttled: int
-    retried: int
-    elapsed_s: float
-    started_at: str
-    finished_at: str
-    latency_ms: dict[str, float] = field(default_factory=dict)
-
-    def count(self, status: Status | str) -> int:
-        """How many results ended with `status` (0 when none did)."""
-        return self.by_status.get(Status(status).value, 0)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "by_status": dict(self.by_status),
-            "requests": self.requests,
-            "throttled": self.throttled,
-            "retried": self.retried,
-            "elapsed_s": self.elapsed_s,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            "latency_ms": dict(self.latency_ms),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Summary:
-        """The inverse of `to_dict` (`latency_ms` may be absent); a `ValueError` names a gap."""
-        required = tuple(key for key in _SUMMARY_KEYS if key != "latency_ms")
-        _check_keys(data, allowed=_SUMMARY_KEYS, required=required)
-        return cls(
-            total=_get_int(data, "total"),
-            by_status=_get_counts(data, "by_status"),
-            requests=_get_int(data, "requests"),
-            throttled=_get_int(data, "throttled"),
-            retried=_get_int(data, "retried"),
-            elapsed_s=_get_float(data, "elapsed_s"),
-            started_at=_get_str(data, "started_at"),
-            finished_at=_get_str(data, "finished_at"),
-            latency_ms=_get_latencies(data, "latency_ms"),
-        )
-
-
-_SUMMARY_KEYS: Final = tuple(Summary.__dataclass_fields__)
+__all__ = ["Report", "ReportBuilder"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -217,10 +52,45 @@ class Report:
         """The results that did not leave the attendee as asked."""
         return [result for result in self.results if not result.status.ok]
 
+    def retry_updates(self) -> list[Update]:
+        """The updates to send again: one per `failed` or `cancelled` result, in report order,
+        with the capabilities, Region and `previous` it had.
+
+        >>> report = await bulk.run(report.retry_updates())  # doctest: +SKIP
+
+        Results themselves given to `run()` pass through unchanged (they are decided results,
+        e.g. resumed from a journal); this is how to ask for them to be sent. Left out: the
+        other statuses (`invalid` would still be invalid, `not_found` is gone), a result
+        without desired capabilities, and a restore's `ChangedSinceRun` (someone else changed
+        the attendee since; restore refused to overwrite that, and so does a retry).
+        """
+        updates: list[Update] = []
+        seen: set[tuple[str, str]] = set()
+        for result in self.results:
+            key = (result.meeting_id, result.attendee_id)
+            if (
+                result.status not in _RETRIED
+                or result.desired is None
+                or result.error_code in _NOT_RETRIED_CODES
+                or key in seen
+            ):
+                continue
+            seen.add(key)
+            updates.append(
+                Update(
+                    meeting_id=result.meeting_id,
+                    attendee_id=result.attendee_id,
+                    capabilities=result.desired,
+                    region=result.region,
+                    previous=result.previous,
+                )
+            )
+        return updates
+
     def to_dict(self) -> dict[str, Any]:
         """`{"schema": "chime-bulk.report/1", "summary": {…}, "results": […]}`."""
         return {
-            "schema": REPORT_SCHEMA,
+            "schema": report_files.REPORT_SCHEMA,
             "summary": self.summary.to_dict(),
             "results": [result.to_dict() for result in self.results],
         }
@@ -231,15 +101,13 @@ class Report:
         The file is replaced atomically: readers see the old file or the whole new one. CSV
         holds the results only (see `read`). An unknown suffix raises `ValueError`.
         """
-        from .._io.report_files import write_report
-
-        write_report(self, Path(path), format=format)
+        report_files.write_report(
+            Path(path), results=self.results, summary=self.summary, format=format
+        )
 
     def dump(self, stream: IO[str], *, format: ReportFormat) -> None:  # noqa: A002
         """Write the report to an open text stream (open CSV streams with `newline=""`)."""
-        from .._io.report_files import dump_report
-
-        dump_report(self, stream, format=format)
+        report_files.dump_report(stream, results=self.results, summary=self.summary, format=format)
 
     @classmethod
     def read(cls, path: str | os.PathLike[str], *, format: ReportFormat | None = None) -> Report:  # noqa: A002
@@ -248,83 +116,12 @@ class Report:
         A CSV report (or a `.jsonl` one without its summary line) has no summary, so the
         counts and latencies are recomputed from the results and the times are left empty.
         """
-        from .._io.report_files import read_report
-
-        return read_report(Path(path), format=format)
-
-
-# -- the summary ---------------------------------------------------------------------------
-
-
-class _Tally:
-    """Running totals of results: what a `Summary` needs, without keeping the results."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[Status] = Counter()
-        self.requests = 0
-        self.throttled = 0
-        self.retried = 0
-        # 8 bytes per sent update: the percentiles need every latency.
-        self.latencies = array("d")
-
-    def add(self, result: AttendeeResult) -> None:
-        self.counts[result.status] += 1
-        self.requests += result.attempts
-        self.throttled += result.throttled
-        self.retried += max(result.attempts - 1, 0)
-        if result.attempts > 0:  # nothing sent, no latency to speak of
-            self.latencies.append(result.elapsed_s)
-
-    def summary(self, *, started_at: str, finished_at: str, elapsed_s: float) -> Summary:
-        return Summary(
-            total=self.counts.total(),
-            by_status={
-                status.value: self.counts[status] for status in Status if self.counts[status]
-            },
-            requests=self.requests,
-            throttled=self.throttled,
-            retried=self.retried,
-            elapsed_s=elapsed_s,
-            started_at=started_at,
-            finished_at=finished_at,
-            latency_ms=latency_percentiles(self.latencies),
-        )
-
-
-def summarize(
-    results: Iterable[AttendeeResult], *, started_at: str, finished_at: str, elapsed_s: float
-) -> Summary:
-    """The `Summary` of `results`: counts, attempts and latency percentiles.
-
-    `latency_ms` covers the results that sent at least one request.
-    """
-    tally = _Tally()
-    for result in results:
-        tally.add(result)
-    return tally.summary(started_at=started_at, finished_at=finished_at, elapsed_s=elapsed_s)
-
-
-def latency_percentiles(elapsed: Iterable[float]) -> dict[str, float]:
-    """p50/p90/p99/max of `elapsed` (seconds) in milliseconds, nearest-rank; `{}` if empty."""
-    values = sorted(elapsed)
-    if not values:
-        return {}
-
-    def rank(p: int) -> float:
-        return round(values[max(math.ceil(p / 100 * len(values)) - 1, 0)] * 1000, 3)
-
-    return {"p50": rank(50), "p90": rank(90), "p99": rank(99), "max": rank(100)}
+        results, summary = report_files.read_report(Path(path), format=format)
+        return cls(results=results, summary=summary)
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def iso_utc(moment: datetime) -> str:
-    """`moment` as ISO-8601 UTC to the second with a `Z` (naive datetimes are taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ReportBuilder:
@@ -352,7 +149,7 @@ class ReportBuilder:
         self._started_at = iso_utc(wall_clock())
         self._keep = keep_results
         self._results: list[AttendeeResult | None] = []
-        self._tally = _Tally()
+        self._tally = Tally()
 
     def __len__(self) -> int:
         """How many results have been added."""
@@ -388,24 +185,9 @@ class ReportBuilder:
             started_at=self._started_at,
             finished_at=iso_utc(self._wall_clock()),
             elapsed_s=round(self._clock() - self._started, 3),
+            traffic=traffic,
         )
-        if traffic is not None:
-            summary = dataclasses.replace(
-                summary,
-                requests=traffic.requests,
-                throttled=traffic.throttled,
-                retried=traffic.retried,
-            )
         return Report(results=results, summary=summary)
-
-
-@dataclass(slots=True, kw_only=True)
-class Traffic:
-    """Requests a run sent, as its sender counted them."""
-
-    requests: int = 0
-    throttled: int = 0
-    retried: int = 0
 
 
 def _complete(slots: list[AttendeeResult | None], *, total: int | None) -> list[AttendeeResult]:
@@ -418,95 +200,3 @@ def _complete(slots: list[AttendeeResult | None], *, total: int | None) -> list[
         shown = ", ".join(map(str, missing[:10])) + (", ..." if len(missing) > 10 else "")
         raise ValueError(f"{len(missing)} update(s) have no result (index {shown})")
     return [result for result in slots if result is not None]
-
-
-# -- typed field access: each raises ValueError naming the field ---------------------------
-
-
-class _FieldError(ValueError):
-    """A field of a file has the wrong JSON type (a ValueError: the file is bad, not the code)."""
-
-
-def _as_dict(value: Any) -> Mapping[str, Any]:
-    if not isinstance(value, dict):
-        raise _FieldError(f"expected a JSON object, got {_json_type(value)}")
-    return value
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    return "array" if isinstance(value, list) else "object"
-
-
-def _check_keys(
-    data: Mapping[str, Any], *, allowed: Iterable[str], required: Iterable[str]
-) -> None:
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown}")
-    missing = [key for key in required if key not in data]
-    if missing:
-        raise ValueError(f"missing key(s) {missing}")
-
-
-def _get_str(data: Mapping[str, Any], key: str) -> str:
-    value = data.get(key)
-    if not isinstance(value, str):
-        raise _FieldError(f"{key} must be a string, got {_json_type(value)}")
-    return value
-
-
-def _get_optional_str(data: Mapping[str, Any], key: str) -> str | None:
-    return None if data.get(key) is None else _get_str(data, key)
-
-
-def _get_int(data: Mapping[str, Any], key: str, *, default: int | None = None) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _FieldError(f"{key} must be an integer, got {_json_type(value)}")
-    return value
-
-
-def _get_float(data: Mapping[str, Any], key: str, *, default: float | None = None) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _FieldError(f"{key} must be a number, got {_json_type(value)}")
-    return float(value)
-
-
-def _get_capabilities(data: Mapping[str, Any], key: str) -> Capabilities | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    try:
-        return Capabilities.from_api(_as_dict(value))
-    except ValueError as err:
-        raise ValueError(f"{key}: {err}") from None
-
-
-def _get_counts(data: Mapping[str, Any], key: str) -> dict[str, int]:
-    counts = _as_dict(data.get(key))
-    for status in counts:
-        _parse_status(status)
-        _get_int(counts, status)
-    return dict(counts)
-
-
-def _get_latencies(data: Mapping[str, Any], key: str) -> dict[str, float]:
-    latencies = _as_dict(data.get(key, {}))
-    return {name: _get_float(latencies, name) for name in latencies}
-
-
-def _parse_status(value: Any) -> Status:
-    try:
-        return Status(value)
-    except ValueError:
-        allowed = ", ".join(status.value for status in Status)
-        raise ValueError(f"status {value!r} is not one of {allowed}") from None

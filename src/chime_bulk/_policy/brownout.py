@@ -7,21 +7,24 @@ service asked for, lets exactly one request through as a probe, and opens again 
 probe gets anything but a 503.
 
 The state machine is synchronous and clock-driven (`admit`, `record`) so it is tested with a
-fake clock; `wait` is the small async shell the engine uses.
+fake clock; `admission()` is the small async shell the engine uses: one scope per attempt, in
+which the attempt may send and reports what came back, and on leaving which an unanswered
+probe is given up, so another attempt can probe.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
 from typing import Protocol
 
 import anyio
 
-__all__ = ["BrownoutGate", "BrownoutPolicy", "GateState", "PauseListener"]
+__all__ = ["Admission", "BrownoutGate", "BrownoutPolicy", "GateState", "PauseListener", "Ticket"]
 
 
 class PauseListener(Protocol):
@@ -116,7 +119,8 @@ class BrownoutGate:
 
     def record(self, *, unavailable: bool, retry_after_s: float | None, probe: bool) -> None:
         """Feed back one response (`unavailable`: it was a 503)."""
-        pause = min(retry_after_s or self._policy.default_pause_s, self._policy.max_pause_s)
+        asked = self._policy.default_pause_s if retry_after_s is None else retry_after_s
+        pause = min(asked, self._policy.max_pause_s)  # Retry-After "0" means no pause
         if probe:
             self._probe_out = False
             if unavailable:
@@ -138,6 +142,18 @@ class BrownoutGate:
             self._pause(pause)
             self._notify()
 
+    def hold(self, seconds: float) -> None:
+        """Pause everyone for at least `seconds`, then probe (the circuit breaker's pause:
+        the same machinery as a brownout's, so there is one gate to wait at)."""
+        until = self._clock() + seconds
+        if self._state is GateState.PAUSED:
+            until = max(until, self._paused_until)
+        self._state = GateState.PAUSED
+        self._paused_until = until
+        self._recent.clear()
+        self._tell_paused()
+        self._notify()
+
     def abandon_probe(self) -> None:
         """The probe never got an answer (cancelled): let another request probe."""
         self._probe_out = False
@@ -147,6 +163,10 @@ class BrownoutGate:
         self._state = GateState.PAUSED
         self._paused_until = self._clock() + seconds
         self._recent.clear()
+        self._tell_paused()
+
+    def _tell_paused(self) -> None:
+        """The listeners hear one pause per spell, however often it is extended."""
         if not self._held:
             self._held = True
             for listener in self._listeners:
@@ -156,12 +176,39 @@ class BrownoutGate:
         self._changed.set()
         self._changed = anyio.Event()
 
-    async def wait(self, *, sleep: Callable[[float], Awaitable[None]]) -> bool:
-        """Wait until this attempt may send; True when it is the probe.
+    @asynccontextmanager
+    async def admission(
+        self,
+        *,
+        slot: Callable[[], Awaitable[None]] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> AsyncIterator[Ticket]:
+        """Wait until one attempt may send, then hold its place while it does.
 
-        `sleep` is injected for tests. A stopping run cancels its waiting attempts' scopes,
-        which ends this wait; `wake_all` lets waiters notice a change at once.
+        `slot` waits for the pacer's send slot. If the gate closed in the meantime, the slot
+        is wasted rather than sent into a brownout, and the attempt waits at the gate again.
+        Inside the scope the attempt reports its answer with `ticket.record(...)`; leaving
+        the scope without one (cancelled, or no answer came) gives up the probe.
         """
+        while True:
+            ticket = Ticket(self, probe=await self._wait(sleep=sleep))
+            try:
+                if slot is not None:
+                    await slot()
+                if ticket.probe or self._state is GateState.OPEN:
+                    break
+            except BaseException:
+                ticket.close()
+                raise
+            ticket.close()
+        try:
+            yield ticket
+        finally:
+            ticket.close()
+
+    async def _wait(self, *, sleep: Callable[[float], Awaitable[None]]) -> bool:
+        # A stopping run cancels its waiting attempts' scopes, which ends this wait;
+        # `wake_all` lets waiters notice a change at once.
         while True:
             admission = self.admit()
             if admission.go:
@@ -174,3 +221,29 @@ class BrownoutGate:
     def wake_all(self) -> None:
         """Release every waiter so it can notice the run is stopping."""
         self._notify()
+
+
+class Ticket:
+    """One attempt's admission: whether it is the probe, and the answer it reports."""
+
+    __slots__ = ("_done", "_gate", "probe")
+
+    def __init__(self, gate: BrownoutGate, *, probe: bool) -> None:
+        self._gate = gate
+        self.probe = probe
+        self._done = False
+
+    def record(self, *, unavailable: bool, retry_after_s: float | None) -> None:
+        """The service answered this attempt (`unavailable`: with a 503)."""
+        if not self._done:
+            self._done = True
+            self._gate.record(
+                unavailable=unavailable, retry_after_s=retry_after_s, probe=self.probe
+            )
+
+    def close(self) -> None:
+        """No answer will come: a probe that got none lets another attempt probe."""
+        if not self._done:
+            self._done = True
+            if self.probe:
+                self._gate.abandon_probe()

@@ -29,6 +29,8 @@ __all__ = ["ErrorKind", "Failure", "classify"]
 
 
 class ErrorKind(StrEnum):
+    """What a failed attempt means for the update and for the run (DESIGN.md's table)."""
+
     THROTTLE = "throttle"  # retry with full jitter; slow the pacer down
     UNAVAILABLE = "unavailable"  # retry no sooner than Retry-After; may be a brownout
     TRANSIENT = "transient"  # retry, bounded

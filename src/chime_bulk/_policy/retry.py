@@ -2,7 +2,7 @@
 
 botocore's own retries are switched off on every client chime-bulk makes (see `clients`), so
 this is the only place an attempt is repeated. A fresh `AsyncRetrying` is built for every
-update because tenacity's controllers keep per-call state and are not safe to share.
+request because tenacity's controllers keep per-call state and are not safe to share.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity.stop import stop_after_delay, stop_base
+from tenacity.stop import stop_base
 from tenacity.wait import wait_base
 
 from .classification import Failure
 
-__all__ = ["AttemptFailed", "FullJitterWait", "RetryPolicy", "new_retrying"]
+__all__ = ["AttemptFailed", "FullJitterWait", "RetryPolicy", "StopAfterElapsed", "new_retrying"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,17 +80,40 @@ class FullJitterWait(wait_base):
         return delay
 
 
+class StopAfterElapsed(stop_base):
+    """Stop once `max_elapsed_s` have passed since `started`, on the run's own clock.
+
+    tenacity's `stop_after_delay` times from when its controller was made, on the real clock;
+    the engine makes the controller only after the first attempt failed, and its clock is
+    injected, so the time is measured here instead.
+    """
+
+    def __init__(self, max_elapsed_s: float, *, clock: Callable[[], float], started: float) -> None:
+        self._max = max_elapsed_s
+        self._clock = clock
+        self._started = started
+
+    def __call__(self, retry_state: RetryCallState) -> bool:
+        return self._clock() - self._started >= self._max
+
+
 def new_retrying(
     policy: RetryPolicy,
     *,
     sleep: Callable[[float], Awaitable[None]],
+    clock: Callable[[], float],
+    started: float,
     random: Callable[[], float] = _random.random,
     before_sleep: Callable[[RetryCallState], Awaitable[None] | None] | None = None,
 ) -> AsyncRetrying:
-    """A fresh retry controller for one update (tenacity's are not safe to share)."""
+    """A fresh retry controller for one request (tenacity's are not safe to share).
+
+    `started` is when the request's first attempt began, on `clock`: `max_elapsed_s` counts
+    from there.
+    """
     stop: stop_base = stop_after_attempt(policy.max_attempts)
     if policy.max_elapsed_s is not None:
-        stop = stop | stop_after_delay(policy.max_elapsed_s)
+        stop = stop | StopAfterElapsed(policy.max_elapsed_s, clock=clock, started=started)
     return AsyncRetrying(
         stop=stop,
         wait=FullJitterWait(policy, random=random),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import heapq
 import sys
 from collections.abc import Iterable, Iterator
@@ -12,13 +13,15 @@ from typing import Literal
 import anyio
 import click
 
-from .._engine.updater import BulkUpdater, Item
-from .._io.journal import Journal, load_journal
+from .._engine.intake import Item
+from .._engine.updater import BulkUpdater
 from .._io.plans import Plan, read_plan
-from .._model.errors import JournalError, PlanError
-from .._model.report import AttendeeResult, Status
+from .._model.errors import PlanError
+from .._model.report import Report
+from .._model.results import AttendeeResult, Status
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
+from .journaling import prepare_journal
 from .output import (
     configure_logging,
     print_error,
@@ -63,27 +66,13 @@ def run_apply(
     console = stderr_console(quiet=common.quiet)
     for warning in plan.warnings:
         print_warning(console, warning)
-    done: dict[tuple[str, str], AttendeeResult] = {}
-    journal: Journal | None = None
-    if journal_path is not None and not resume and _has_content(Path(journal_path)):
-        print_error(
-            console,
-            f"journal {journal_path} already exists: pass --resume to continue that run, "
-            "or remove it to start afresh; nothing was sent",
-        )
+    setup = prepare_journal(journal_path, resume=resume, fingerprint=plan.sha256, console=console)
+    if setup is None:
         return ExitCode.USAGE
-    try:
-        if resume and journal_path is not None and Path(journal_path).exists():
-            done = load_journal(journal_path, plan_sha256=plan.sha256)
-            console.print(f"resuming: {len(done)} update(s) already final in {journal_path}")
-        if journal_path is not None:
-            journal = Journal.open(journal_path, plan_sha256=plan.sha256, resume=resume)
-    except (JournalError, OSError) as error:
-        print_error(console, f"journal {journal_path}: {error}")
-        return ExitCode.USAGE
+    done = setup.done
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
-        return _items(plan, done)
+        return list(_items(plan, done))  # sized: progress knows the total, for an ETA
 
     request = RunRequest(
         items=items,
@@ -92,17 +81,45 @@ def run_apply(
         json_lines=json_lines,
         title=title,
         dry_run=dry_run,
-        journal=journal,
+        journal=setup.journal,
     )
     try:
         return anyio.run(functools.partial(execute, request, console=console))
     finally:
-        if journal is not None:
-            journal.close()
+        setup.close()
+
+
+def _retry_plan(report_file: str) -> Plan:
+    """The failed and cancelled updates of a report, as a plan (`apply --retry-failed`)."""
+    try:
+        report = Report.read(report_file)
+        digest = hashlib.sha256(Path(report_file).read_bytes()).hexdigest()
+    except PlanError as error:
+        print_problems(stderr_console(), error, what=f"the report {report_file}")
+        sys.exit(ExitCode.USAGE)
+    except (ValueError, OSError) as error:
+        print_error(stderr_console(), f"{report_file}: {error}; nothing was sent")
+        sys.exit(ExitCode.USAGE)
+    updates = report.retry_updates()
+    warnings = [] if updates else [f"{report_file}: no failed or cancelled update to retry"]
+    return Plan(
+        updates=updates,
+        lines=list(range(1, len(updates) + 1)),
+        warnings=warnings,
+        source=report_file,
+        sha256=digest,
+    )
 
 
 @click.command("apply")
-@click.argument("plan_path", metavar="PLAN|-")
+@click.argument("plan_path", metavar="PLAN|-", required=False)
+@click.option(
+    "--retry-failed",
+    "retry_report",
+    metavar="REPORT",
+    type=click.Path(dir_okay=False, exists=True),
+    help="Instead of a plan: send a report's failed and cancelled updates again.",
+)
 @click.option(
     "--format",
     "plan_format",
@@ -117,7 +134,8 @@ def run_apply(
 def apply_command(
     *,
     common: CommonOptions,
-    plan_path: str,
+    plan_path: str | None,
+    retry_report: str | None,
     plan_format: Literal["jsonl", "csv"] | None,
     journal_path: str | None,
     resume: bool,
@@ -126,18 +144,25 @@ def apply_command(
     dry_run: bool,
     json_lines: bool,
 ) -> None:
-    """Apply a plan: one update per line (JSONL with the API's keys, or CSV)."""
+    """Apply a plan: one update per line (JSONL with the API's keys, or CSV); or, with
+    --retry-failed REPORT, send that report's failed and cancelled updates again."""
     configure_logging(log_format=common.log_format, quiet=common.quiet, verbose=common.verbose)
     if resume and journal_path is None:
         raise click.UsageError("--resume needs --journal PATH")
     if dry_run and journal_path is not None:
         raise click.UsageError("--dry-run sends nothing, so it takes no --journal")
-    try:
-        plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
-    except PlanError as error:
-        console = stderr_console()  # errors, even with --quiet
-        print_problems(console, error, what="the plan")
-        sys.exit(ExitCode.USAGE)
+    if (plan_path is None) == (retry_report is None):
+        raise click.UsageError("give a PLAN (or - for stdin), or --retry-failed REPORT")
+    if retry_report is not None:
+        plan = _retry_plan(retry_report)
+    else:
+        assert plan_path is not None
+        try:
+            plan = read_plan(plan_path, format=plan_format, skip_invalid=skip_invalid)
+        except PlanError as error:
+            console = stderr_console()  # errors, even with --quiet
+            print_problems(console, error, what="the plan")
+            sys.exit(ExitCode.USAGE)
     sys.exit(
         run_apply(
             plan,

@@ -9,11 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import click
 
+from .._aws.clients import DEFAULT_READ_TIMEOUT_S
+from .._io.fields import REPORT_FORMATS
+from .._policy.circuit import CircuitPolicy
 from .._policy.pacing import Adaptive
 from .._policy.retry import RetryPolicy
 from .._shared.redis_quota import ENV_VAR as COORDINATE_ENV_VAR
@@ -28,7 +31,9 @@ class ExitCode(IntEnum):
     OK = 0  # every update succeeded or was unchanged
     SOME_FAILED = 1  # some update ended failed / invalid / not_found / cancelled
     USAGE = 2  # usage or plan error: nothing was sent
-    ABORTED = 3  # a fatal error (401/403, no credentials) stopped the run
+    # A fatal error (401/403, no credentials, an endpoint that refuses connections, a service
+    # that stayed unhealthy past --max-sick-s) stopped the run.
+    ABORTED = 3
     INTERRUPTED = 130  # Ctrl-C: report and journal still written
 
 
@@ -46,6 +51,8 @@ class CommonOptions:
     quiet: bool
     verbose: int
     progress: bool
+    max_sick_s: float = CircuitPolicy().max_sick_s
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
 
     def pacing(self) -> Adaptive:
         if self.max_rate is None:
@@ -65,6 +72,8 @@ class CommonOptions:
             "coordinator": None if self.coordinate is None else RedisQuota(url=self.coordinate),
             "retry": self.retry(),
             "deadline": self.deadline,
+            "circuit": CircuitPolicy(max_sick_s=self.max_sick_s),
+            "read_timeout_s": self.read_timeout_s,
         }
 
 
@@ -101,6 +110,7 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
+<<<<<<< HEAD
 def _redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None or value == "":
         return None
@@ -113,12 +123,80 @@ def _redis_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
     except ImportError:
         raise click.BadParameter("needs the redis extra: pip install 'chime-bulk[redis]'") from None
     return value
+=======
+_COMMON_OPTIONS: Final = [
+    click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
+    click.option("--profile", help="AWS profile for credentials and Region."),
+    click.option(
+        "--endpoint-url",
+        envvar="CHIME_BULK_ENDPOINT_URL",
+        help="Service endpoint, e.g. the emulator's (env CHIME_BULK_ENDPOINT_URL).",
+    ),
+    click.option(
+        "--allow-insecure-endpoint",
+        is_flag=True,
+        help="Allow a plain-http endpoint that is not on loopback.",
+    ),
+    click.option(
+        "--concurrency",
+        type=click.IntRange(1, 256),
+        default=16,
+        show_default=True,
+        help="Requests in flight at once.",
+    ),
+    click.option(
+        "--max-rate",
+        type=float,
+        callback=_positive,
+        help="Cap on requests/s (the pacer finds the real rate below it).",
+    ),
+    click.option(
+        "--max-attempts",
+        type=click.IntRange(1, 100),
+        default=RetryPolicy().max_attempts,
+        show_default=True,
+        help="Attempts per update, the first included.",
+    ),
+    click.option(
+        "--deadline",
+        type=float,
+        callback=_positive,
+        help="Seconds; then unfinished updates are reported cancelled.",
+    ),
+    click.option(
+        "--max-sick-s",
+        type=float,
+        callback=_positive,
+        default=CircuitPolicy().max_sick_s,
+        show_default=True,
+        help="Seconds a failing service is waited out (paused, probed) before the run aborts.",
+    ),
+    click.option(
+        "--read-timeout",
+        type=float,
+        callback=_positive,
+        default=DEFAULT_READ_TIMEOUT_S,
+        show_default=True,
+        help="Seconds to wait for an answer; then the attempt is retried (writes are idempotent).",
+    ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["console", "json"]),
+        default="console",
+        show_default=True,
+    ),
+    click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
+    click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
+    click.option("--no-progress", is_flag=True, help="No progress bar."),
+]
+>>>>>>> main
 
 
 def common_options(function: F) -> F:
     """--region --profile --endpoint-url --concurrency --coordinate --max-rate --max-attempts
     --deadline
     --log-format --quiet --verbose --no-progress, gathered into `CommonOptions` as `common`."""
+<<<<<<< HEAD
     options = [
         click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
         click.option("--profile", help="AWS profile for credentials and Region."),
@@ -176,6 +254,8 @@ def common_options(function: F) -> F:
         click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
         click.option("--no-progress", is_flag=True, help="No progress bar."),
     ]
+=======
+>>>>>>> main
 
     def gather(**kwargs: Any) -> Any:
         allow_insecure = kwargs.pop("allow_insecure_endpoint")
@@ -188,6 +268,8 @@ def common_options(function: F) -> F:
             coordinate=kwargs.pop("coordinate"),
             max_attempts=kwargs.pop("max_attempts"),
             deadline=kwargs.pop("deadline"),
+            max_sick_s=kwargs.pop("max_sick_s"),
+            read_timeout_s=kwargs.pop("read_timeout"),
             log_format=kwargs.pop("log_format"),
             quiet=kwargs.pop("quiet"),
             verbose=kwargs.pop("verbose"),
@@ -198,12 +280,12 @@ def common_options(function: F) -> F:
     # Keep the options already attached to `function` (click stores them on the function).
     functools.update_wrapper(gather, function)
     wrapped: Any = gather
-    for option in reversed(options):
+    for option in reversed(_COMMON_OPTIONS):
         wrapped = option(wrapped)
     return wrapped  # type: ignore[no-any-return]
 
 
-_REPORT_SUFFIXES = (".json", ".jsonl", ".csv")
+_REPORT_SUFFIXES: Final = tuple(REPORT_FORMATS)
 
 
 def report_path_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:

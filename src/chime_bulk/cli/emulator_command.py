@@ -6,7 +6,24 @@ import sys
 
 import click
 
-from ..emulator import Emulator, Faults, parse_rate_specs, run_forever
+from ..emulator import (
+    DEFAULT_LOG_LIMIT,
+    Emulator,
+    FaultConfig,
+    Faults,
+    load_fault_config,
+    parse_rate_specs,
+    run_forever,
+)
+from ..emulator.config import merge_faults
+
+#: The fault flags, by the `Faults` field each sets.
+_FAULT_FLAGS = {
+    "p503": "p503",
+    "retry_after": "retry_after_s",
+    "p500": "p500",
+    "latency_ms": "latency_ms",
+}
 
 __all__ = ["emulator_command"]
 
@@ -15,6 +32,23 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     if not 0 <= value <= 1:
         raise click.BadParameter(f"must be a probability between 0 and 1, got {value}")
     return value
+
+
+def _faults(config_path: str | None, given: dict[str, float]) -> tuple[FaultConfig, Faults]:
+    """The fault configuration (`--config`) with the fault flags over it."""
+    try:
+        config = load_fault_config(config_path) if config_path else FaultConfig()
+    except (OSError, ValueError) as error:
+        raise click.BadParameter(str(error), param_hint="--config") from None
+    context = click.get_current_context()
+    # Without --config the flags' defaults are the defaults; with it, only flags given count.
+    overrides = {
+        _FAULT_FLAGS[name]: value
+        for name, value in given.items()
+        if config_path is None
+        or context.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+    }
+    return config, merge_faults(config.faults, overrides)
 
 
 @click.command("emulator")
@@ -78,6 +112,19 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     type=click.Path(dir_okay=False, writable=True),
     help="Write endpoint, Region and meetings here (JSON) once listening.",
 )
+@click.option(
+    "--log-limit",
+    type=click.IntRange(1),
+    default=DEFAULT_LOG_LIMIT,
+    show_default=True,
+    help="Request log records kept (the oldest are dropped).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Faults as JSON (every kind; see docs/emulator.md); the flags above override it.",
+)
 def emulator_command(
     *,
     host: str,
@@ -92,13 +139,18 @@ def emulator_command(
     latency_ms: float,
     seed: int,
     ready_file: str | None,
+    log_limit: int,
+    config_path: str | None,
 ) -> None:
     """Serve a local Amazon Chime SDK Meetings emulator (any SigV4 credentials work)."""
     try:
         parsed_rates = parse_rate_specs(rates) if rates else None
     except ValueError as error:
         raise click.BadParameter(str(error), param_hint="--rate") from None
-    faults = Faults(p503=p503, retry_after_s=retry_after, p500=p500, latency_ms=latency_ms)
+    config, faults = _faults(
+        config_path,
+        {"p503": p503, "retry_after": retry_after, "p500": p500, "latency_ms": latency_ms},
+    )
 
     def announce(emu: Emulator) -> None:
         click.echo(
@@ -114,11 +166,13 @@ def emulator_command(
             region=region,
             rates=parsed_rates,
             faults=faults,
+            brownouts=config.brownouts,
             seed=seed,
             meetings=meetings,
             attendees=attendees,
             ready_file=ready_file,
             on_ready=announce,
+            max_logged_requests=log_limit,
         )
     except KeyboardInterrupt:
         click.echo("emulator stopped", err=True)

@@ -35,21 +35,29 @@ A request whose SigV4 credential scope names another Region than the one the mee
 created in gets 404, as the real service's control Regions do.
 """
 
+from .config import FaultConfig, fault_config_to_json, load_fault_config, parse_fault_config
+from .errors import EmulatorError
 from .faults import Brownout, Faults
 from .operations import OPERATIONS, WRITE_OPERATIONS
 from .quota import RateLimit, TokenBucket, parse_rate_spec, parse_rate_specs
-from .server import Emulator, run_forever, serve
+from .server import DEFAULT_LOG_LIMIT, Emulator, run_forever, serve
 from .state import RequestRecord
 
 __all__ = [
+    "DEFAULT_LOG_LIMIT",
     "OPERATIONS",
     "WRITE_OPERATIONS",
     "Brownout",
     "Emulator",
+    "EmulatorError",
+    "FaultConfig",
     "Faults",
     "RateLimit",
     "RequestRecord",
     "TokenBucket",
+    "fault_config_to_json",
+    "load_fault_config",
+    "parse_fault_config",
     "parse_rate_spec",
     "parse_rate_specs",
     "run_forever",

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from . import operations as ops
+from .model import check_shape
 from .operations import Route
 from .state import Attendee, Meeting, Store
 from .validation import (
@@ -33,11 +34,11 @@ __all__ = ["HANDLERS", "Call", "PendingWrite", "Result", "create_meeting", "prep
 
 Result = tuple[int, dict[str, Any] | None]
 
-#: Media Regions the service accepts (Amazon Chime SDK Developer Guide, "Available Regions").
+#: Media Regions the service accepts: the list in the botocore model's documentation of
+#: `CreateMeetingRequest.MediaRegion` ("Available values: …", GovCloud included).
 MEDIA_REGIONS: Final = frozenset(
     {
         "af-south-1",
-        "ap-east-1",
         "ap-northeast-1",
         "ap-northeast-2",
         "ap-south-1",
@@ -50,7 +51,6 @@ MEDIA_REGIONS: Final = frozenset(
         "eu-west-1",
         "eu-west-2",
         "eu-west-3",
-        "il-central-1",
         "sa-east-1",
         "us-east-1",
         "us-east-2",
@@ -112,6 +112,8 @@ def create_meeting(
     features: object = None,
 ) -> Meeting:
     """Validate and add a meeting (shared by the API and the emulator's Python API)."""
+    if features is not None:
+        check_shape("MeetingFeaturesConfiguration", features, path="meetingFeatures")
     external_id = check_string(external_meeting_id, name="ExternalMeetingId", min_len=2, max_len=64)
     region = check_string(media_region, name="MediaRegion", min_len=2, max_len=64)
     if region not in MEDIA_REGIONS:
@@ -172,18 +174,10 @@ def _create_meeting(call: Call, store: Store) -> Result:
 
 def _create_meeting_with_attendees(call: Call, store: Store) -> Result:
     requested = _attendee_items(call.body.get("Attendees"), limit=_MAX_CREATE_WITH_MEETING)
-    meeting, new = _new_meeting(call, store)
-    if not new:
-        attendees = [a.to_api() for a in meeting.attendees.values()]
-        return 200, {"Meeting": meeting.to_api(), "Attendees": attendees, "Errors": []}
-    try:
-        attendees = _add_attendees(store, meeting, requested)
-    except ServiceError:
-        # Capabilities are checked against the new meeting's features: undo the meeting.
-        store.remove_meeting(meeting.meeting_id)
-        del store.client_tokens[call.body["ClientRequestToken"]]
-        raise
-    return 200, {"Meeting": meeting.to_api(), "Attendees": attendees, "Errors": []}
+    meeting, _ = _new_meeting(call, store)
+    # A retried create (same token) finds its attendees by ExternalUserId: nothing doubles.
+    attendees, errors = _add_attendees(store, meeting, requested)
+    return 200, {"Meeting": meeting.to_api(), "Attendees": attendees, "Errors": errors}
 
 
 def _get_meeting(call: Call, store: Store) -> Result:
@@ -191,7 +185,7 @@ def _get_meeting(call: Call, store: Store) -> Result:
 
 
 def _delete_meeting(call: Call, store: Store) -> Result:
-    store.remove_meeting(_meeting(call, store).meeting_id)
+    store.remove_meeting(_meeting(call, store).meeting_id, reason="DeleteMeeting")
     return 204, None
 
 
@@ -213,26 +207,45 @@ def _attendee_items(value: object, *, limit: int) -> list[tuple[str, object]]:
     return items
 
 
-def _add_attendees(
-    store: Store, meeting: Meeting, items: list[tuple[str, object]]
-) -> list[dict[str, Any]]:
-    """Create attendees all or nothing; the API form of each, JoinToken included."""
-    capabilities = [
+def _add_attendee(store: Store, meeting: Meeting, user: str, raw: object) -> Attendee:
+    """The attendee of `user` (ExternalUserId): the existing one, or a new one."""
+    # ExternalUserId is "an idempotency token" (CreateAttendeeRequest, API reference),
+    # compared case-insensitively like its reserved aws: prefix.
+    existing = meeting.attendee_of_user(user)
+    if existing is not None:
+        return existing
+    capabilities = (
         default_capabilities(meeting.features)
         if raw is None
         else parse_capabilities(raw, features=meeting.features)
-        for _, raw in items
-    ]
-    if len(meeting.attendees) + len(items) > meeting.max_attendees:
+    )
+    if len(meeting.attendees) >= meeting.max_attendees:
         raise ServiceError(
             "LimitExceededException",
             f"The meeting {meeting.meeting_id} already has the maximum of "
             f"{meeting.max_attendees} attendees.",
         )
-    return [
-        store.add_attendee(meeting, external_user_id=user, capabilities=caps).to_api()
-        for (user, _), caps in zip(items, capabilities, strict=True)
-    ]
+    return store.add_attendee(meeting, external_user_id=user, capabilities=capabilities)
+
+
+def _add_attendees(
+    store: Store, meeting: Meeting, items: list[tuple[str, object]]
+) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+    """Create each attendee that can be; the others are `Errors` (`CreateAttendeeError`)."""
+    attendees: list[dict[str, Any]] = []
+    errors: list[dict[str, str]] = []
+    for user, raw in items:
+        try:
+            attendees.append(_add_attendee(store, meeting, user, raw).to_api())
+        except ServiceError as error:
+            errors.append(
+                {
+                    "ExternalUserId": user,
+                    "ErrorCode": error.body_code,
+                    "ErrorMessage": error.message,
+                }
+            )
+    return attendees, errors
 
 
 def _create_attendee(call: Call, store: Store) -> Result:
@@ -240,14 +253,15 @@ def _create_attendee(call: Call, store: Store) -> Result:
     user = check_string(
         call.body.get("ExternalUserId"), name="ExternalUserId", min_len=2, max_len=64
     )
-    (attendee,) = _add_attendees(store, meeting, [(user, call.body.get("Capabilities"))])
-    return 200, {"Attendee": attendee}
+    attendee = _add_attendee(store, meeting, user, call.body.get("Capabilities"))
+    return 200, {"Attendee": attendee.to_api()}
 
 
 def _batch_create_attendee(call: Call, store: Store) -> Result:
     meeting = _meeting(call, store)
     items = _attendee_items(call.body.get("Attendees"), limit=_MAX_BATCH_CREATE)
-    return 200, {"Attendees": _add_attendees(store, meeting, items), "Errors": []}
+    attendees, errors = _add_attendees(store, meeting, items)
+    return 200, {"Attendees": attendees, "Errors": errors}
 
 
 def _get_attendee(call: Call, store: Store) -> Result:
@@ -257,7 +271,8 @@ def _get_attendee(call: Call, store: Store) -> Result:
 
 def _delete_attendee(call: Call, store: Store) -> Result:
     meeting = _meeting(call, store)
-    store.remove_attendee(meeting.meeting_id, _attendee(call, meeting).attendee_id)
+    attendee_id = _attendee(call, meeting).attendee_id
+    store.remove_attendee(meeting.meeting_id, attendee_id, reason="DeleteAttendee")
     return 204, None
 
 
@@ -308,7 +323,7 @@ class PendingWrite:
         if not ids:
             return
         leaving = choose(ids)
-        store.remove_attendee(self.meeting.meeting_id, leaving)
+        store.remove_attendee(self.meeting.meeting_id, leaving, reason="churn")
         self.targets = [a for a in self.targets if a.attendee_id != leaving]
         if self.single:
             raise ServiceError.not_found(

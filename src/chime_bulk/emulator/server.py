@@ -24,8 +24,12 @@ import anyio
 import anyio.to_thread
 from aiohttp import web
 
+from .admin import handle_admin
+from .config import FaultConfig
+from .errors import EmulatorError
 from .faults import Brownout, FaultInjector, Faults
 from .handlers import MEDIA_REGIONS, create_meeting
+from .model import check_shape
 from .pipeline import Pipeline
 from .quota import Quota, RateLimit
 from .state import RequestRecord, Store
@@ -36,7 +40,8 @@ __all__ = ["Emulator", "run_forever", "serve"]
 
 _P = ParamSpec("_P")
 _SHUTDOWN_TIMEOUT_S = 2.0
-_DEFAULT_MAX_LOGGED = 1_000_000
+#: About 40 MB of records at most; the admin API and `requests` page through them.
+DEFAULT_LOG_LIMIT = 50_000
 
 
 class Emulator:
@@ -51,7 +56,10 @@ class Emulator:
     from one `random.Random(seed)`; `seed` also makes meeting and attendee IDs reproducible.
     `clock` drives quotas, brownouts and `RequestRecord.time`. `ready_file`, when given, receives
     `{"endpoint_url", "region", "meetings"}` as JSON once the server listens. The request
-    log keeps the last `max_logged_requests` records.
+    log keeps the last `max_logged_requests` records (`DEFAULT_LOG_LIMIT` by default).
+
+    An error the server meets after start-up (a handler's exception, answered 500) is raised
+    from `stop()` (and so from `with`/`async with`) as `EmulatorError`, never lost.
     """
 
     def __init__(
@@ -66,23 +74,30 @@ class Emulator:
         seed: int = 0,
         clock: Callable[[], float] = time.monotonic,
         ready_file: str | os.PathLike[str] | None = None,
-        max_logged_requests: int = _DEFAULT_MAX_LOGGED,
+        max_logged_requests: int = DEFAULT_LOG_LIMIT,
     ) -> None:
         self.host = host
         self.region = region
         self._requested_port = port
         self._ready_file = ready_file
         self._store = Store(seed=seed, max_logged_requests=max_logged_requests)
+        self._clock = clock
         self._quota = Quota(rates, clock=clock)
         self._faults = FaultInjector(faults, tuple(brownouts), seed=seed)
         self._pipeline = Pipeline(
-            store=self._store, quota=self._quota, faults=self._faults, clock=clock
+            store=self._store,
+            quota=self._quota,
+            faults=self._faults,
+            clock=clock,
+            on_error=self._record_error,
+            admin=functools.partial(handle_admin, self),
         )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._port: int | None = None
         self._startup_error: BaseException | None = None
+        self._serving_error: BaseException | None = None
 
     def __repr__(self) -> str:
         where = self.endpoint_url if self._port is not None else "not started"
@@ -120,7 +135,10 @@ class Emulator:
             self.write_ready_file(self._ready_file)
 
     def stop(self) -> None:
-        """Stop serving and wait for the server thread to finish; idempotent."""
+        """Stop serving and wait for the server thread to finish; idempotent.
+
+        Raises `EmulatorError` (once) if the server failed while serving.
+        """
         thread, loop, stop_event = self._thread, self._loop, self._stop_event
         if thread is None:
             return
@@ -129,6 +147,28 @@ class Emulator:
         thread.join()
         self._thread = self._loop = self._stop_event = None
         self._port = None
+        self.raise_serving_error()
+
+    def raise_serving_error(self) -> None:
+        """Raise `EmulatorError` if the server has failed since started (then forget it)."""
+        error, self._serving_error = self._serving_error, None
+        if error is not None:
+            raise EmulatorError(f"the emulator failed while serving: {error!r}") from error
+
+    def _record_error(self, error: BaseException) -> None:
+        # Only the first: later ones are usually its consequences.
+        if self._serving_error is None:
+            self._serving_error = error
+
+    def client_kwargs(self) -> dict[str, str]:
+        """Keyword arguments for `boto3.client("chime-sdk-meetings", **kwargs)` (and
+        aiobotocore's `create_client`): this endpoint, its Region, dummy credentials."""
+        return {
+            "endpoint_url": self.endpoint_url,
+            "region_name": self.region,
+            "aws_access_key_id": "testing",
+            "aws_secret_access_key": "testing",
+        }
 
     def __enter__(self) -> Self:
         self.start()
@@ -140,7 +180,7 @@ class Emulator:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        _stop_keeping(self.stop, exc)
 
     async def __aenter__(self) -> Self:
         await anyio.to_thread.run_sync(self.start)
@@ -153,14 +193,17 @@ class Emulator:
         tb: TracebackType | None,
     ) -> None:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(self.stop)
+            await anyio.to_thread.run_sync(_stop_keeping, self.stop, exc)
 
     def _run(self, ready: threading.Event) -> None:
         try:
             asyncio.run(self._serve(ready))
-        except BaseException as error:  # reported to start(), which re-raises it
-            self._startup_error = error
-            ready.set()
+        except BaseException as error:  # re-raised by start() or, once serving, by stop()
+            if ready.is_set():
+                self._record_error(error)
+            else:
+                self._startup_error = error
+                ready.set()
 
     async def _serve(self, ready: threading.Event) -> None:
         self._loop = asyncio.get_running_loop()
@@ -172,6 +215,8 @@ class Emulator:
             site = web.TCPSite(runner, self.host, self._requested_port)
             await site.start()
             self._port = runner.addresses[0][1]
+            with self._store.lock:
+                self._faults.mark_started(self._clock())
             ready.set()
             await self._stop_event.wait()
         finally:
@@ -220,7 +265,7 @@ class Emulator:
             except ServiceError as error:
                 raise ValueError(error.message) from None
             if attendees > meeting.max_attendees:
-                self._store.remove_meeting(meeting.meeting_id)
+                self._store.remove_meeting(meeting.meeting_id, reason="removed")
                 raise ValueError(f"a meeting holds at most {meeting.max_attendees} attendees")
             for _ in range(attendees):
                 self._store.add_attendee(
@@ -258,6 +303,7 @@ class Emulator:
         if capabilities is None:
             return default_capabilities(features)
         try:
+            check_shape("AttendeeCapabilities", dict(capabilities), path="capabilities")
             return parse_capabilities(dict(capabilities), features=features)
         except ServiceError as error:
             raise ValueError(error.message) from None
@@ -276,12 +322,12 @@ class Emulator:
     def remove_attendee(self, meeting_id: str, attendee_id: str) -> bool:
         """Make an attendee leave; False if it was not there."""
         with self._store.lock:
-            return self._store.remove_attendee(meeting_id, attendee_id)
+            return self._store.remove_attendee(meeting_id, attendee_id, reason="removed")
 
     def remove_meeting(self, meeting_id: str) -> bool:
         """End a meeting (its attendees go with it); False if it was not there."""
         with self._store.lock:
-            return self._store.remove_meeting(meeting_id)
+            return self._store.remove_meeting(meeting_id, reason="removed")
 
     # --- ground truth ---------------------------------------------------------------------
 
@@ -319,7 +365,70 @@ class Emulator:
 
     def clear_requests(self) -> None:
         with self._store.lock:
-            self._store.log.clear()
+            self._store.clear_log()
+
+    def request_page(
+        self, *, after: int, limit: int
+    ) -> tuple[list[tuple[int, RequestRecord]], int]:
+        """Up to `limit` `(seq, record)` logged after sequence number `after`, and how many
+        records the bounded log has dropped."""
+        with self._store.lock:
+            return self._store.log_page(after=after, limit=limit), self._store.dropped
+
+    def ground_truth(self) -> dict[str, Any]:
+        """Every attendee's capabilities and write counts, and who left and why (JSON form;
+        no ExternalUserId, no JoinToken)."""
+        with self._store.lock:
+            store = self._store
+            meetings = {
+                meeting.meeting_id: {
+                    "attendees": {
+                        attendee.attendee_id: {
+                            "capabilities": dict(attendee.capabilities),
+                            "writes_applied": store.write_count(meeting.meeting_id, attendee_id),
+                            "writes_acknowledged": store.acknowledged_count(
+                                meeting.meeting_id, attendee_id
+                            ),
+                        }
+                        for attendee_id, attendee in meeting.attendees.items()
+                    }
+                }
+                for meeting in store.meetings.values()
+            }
+            departed = [
+                {"meeting_id": d.meeting_id, "attendee_id": d.attendee_id, "reason": d.reason}
+                for d in store.departed
+            ]
+        return {"meetings": meetings, "departed": departed}
+
+    def stats(self) -> dict[str, Any]:
+        """Counts since start (or reset): requests, by operation, by status, by fault."""
+        with self._store.lock:
+            counters = dict(self._store.counters)
+            logged, dropped = len(self._store.log), self._store.dropped
+
+        def group(prefix: str) -> dict[str, int]:
+            return {
+                k[len(prefix) :]: v for k, v in sorted(counters.items()) if k.startswith(prefix)
+            }
+
+        return {
+            "requests": counters.get("requests", 0),
+            "state_changed": counters.get("state_changed", 0),
+            "logged": logged,
+            "dropped": dropped,
+            "by_operation": group("operation:"),
+            "by_status": group("status:"),
+            "by_fault": group("fault:"),
+        }
+
+    def reset(self) -> None:
+        """Back to empty: no meetings, no log, no faults, full quota buckets."""
+        with self._store.lock:
+            self._store.reset()
+            self._faults.faults = Faults()
+            self._faults.set_brownouts(())
+        self._quota.set_rates(self._quota.rates)
 
     # --- run-time knobs -------------------------------------------------------------------
 
@@ -327,14 +436,42 @@ class Emulator:
     def faults(self) -> Faults:
         return self._faults.faults
 
+    @property
+    def fault_config(self) -> FaultConfig:
+        """The faults and brownouts now in force, as one value (the `--config` schema)."""
+        with self._store.lock:
+            return FaultConfig(faults=self._faults.faults, brownouts=self._faults.brownouts)
+
+    def set_fault_config(self, config: FaultConfig) -> None:
+        """Replace the faults and the brownout windows at once."""
+        with self._store.lock:
+            self._faults.faults = config.faults
+            self._faults.set_brownouts(config.brownouts)
+
     def set_faults(self, faults: Faults) -> None:
         """Replace the injected faults; the next request sees the new ones."""
         self._faults.faults = faults
 
     def add_brownout(self, brownout: Brownout) -> None:
-        """Add a brownout window (its `after_requests` counts every request ever received)."""
+        """Add a brownout window (its `after_requests` counts every request ever received,
+        its `start_s` counts from when the emulator started)."""
         with self._store.lock:
             self._faults.add_brownout(brownout)
+
+    @property
+    def brownouts(self) -> tuple[Brownout, ...]:
+        with self._store.lock:
+            return self._faults.brownouts
+
+    def set_brownouts(self, brownouts: Iterable[Brownout]) -> None:
+        """Replace the brownout windows."""
+        with self._store.lock:
+            self._faults.set_brownouts(tuple(brownouts))
+
+    def acknowledged_count(self, meeting_id: str, attendee_id: str) -> int:
+        """How many of `write_count`'s writes were answered 200 (not lost to a 500 or reset)."""
+        with self._store.lock:
+            return self._store.acknowledged_count(meeting_id, attendee_id)
 
     @property
     def rates(self) -> dict[str, RateLimit]:
@@ -362,6 +499,18 @@ class Emulator:
             raise
 
 
+def _stop_keeping(stop: Callable[[], None], exc: BaseException | None) -> None:
+    """`stop()`, but an error already propagating stays the one raised (the emulator's is
+    attached to it as a note) rather than being replaced."""
+    if exc is None:
+        stop()
+        return
+    try:
+        stop()
+    except EmulatorError as error:
+        exc.add_note(f"and then: {error}")
+
+
 async def serve(
     *,
     host: str = "127.0.0.1",
@@ -376,6 +525,7 @@ async def serve(
     features: Mapping[str, Any] | None = None,
     ready_file: str | os.PathLike[str] | None = None,
     on_ready: Callable[[Emulator], None] | None = None,
+    max_logged_requests: int = DEFAULT_LOG_LIMIT,
 ) -> NoReturn:
     """Run an emulator until cancelled: seed it, write `ready_file`, call `on_ready(emu)`.
 
@@ -390,6 +540,7 @@ async def serve(
         faults=faults,
         brownouts=brownouts,
         seed=seed,
+        max_logged_requests=max_logged_requests,
     ) as emu:
         emu.seed(meetings=meetings, attendees=attendees, features=features)
         if ready_file is not None:

@@ -11,12 +11,12 @@ import random
 import secrets
 import threading
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-__all__ = ["ACCOUNT_ID", "Attendee", "Meeting", "RequestRecord", "Store"]
+__all__ = ["ACCOUNT_ID", "Attendee", "Departure", "Meeting", "RequestRecord", "Store"]
 
 #: The account the emulated resources belong to (it appears in meeting ARNs).
 ACCOUNT_ID: Final = "123456789012"
@@ -29,7 +29,7 @@ class RequestRecord:
     `status` is 0 when the connection was reset instead of answered; `state_changed` is True
     when the request changed the emulator's state (including a write followed by an injected
     500 or reset; an injected churn is the attendee's doing, not the request's). `time` is on
-    the emulator's clock.
+    the emulator's clock; `fault` names the injected fault that struck it, if any.
     """
 
     time: float
@@ -40,6 +40,29 @@ class RequestRecord:
     error_code: str | None
     state_changed: bool
     request_id: str
+    fault: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "operation": self.operation,
+            "meeting_id": self.meeting_id,
+            "attendee_id": self.attendee_id,
+            "status": self.status,
+            "error_code": self.error_code,
+            "fault": self.fault,
+            "state_changed": self.state_changed,
+            "request_id": self.request_id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """An attendee that left, and why: the operation, "churn" (a fault), or "removed"."""
+
+    meeting_id: str
+    attendee_id: str
+    reason: str
 
 
 @dataclass(slots=True, eq=False)
@@ -73,8 +96,13 @@ class Meeting:
     primary_meeting_id: str | None = None
     tenant_ids: list[str] | None = None
     attendees: dict[str, Attendee] = field(default_factory=dict)
+    users: dict[str, str] = field(default_factory=dict)  # casefolded ExternalUserId -> ID
     tags: dict[str, str] = field(default_factory=dict)
     transcribing: bool = False
+
+    def attendee_of_user(self, external_user_id: str) -> Attendee | None:
+        attendee_id = self.users.get(external_user_id.casefold())
+        return None if attendee_id is None else self.attendees.get(attendee_id)
 
     @property
     def arn(self) -> str:
@@ -125,12 +153,53 @@ class Store:
         self.meetings: dict[str, Meeting] = {}
         self.client_tokens: dict[str, str] = {}  # ClientRequestToken -> MeetingId
         self.log: deque[RequestRecord] = deque(maxlen=max_logged_requests)
+        self.departed: deque[Departure] = deque(maxlen=max_logged_requests)
         self._write_counts: dict[tuple[str, str], int] = {}
+        self._acknowledged: dict[tuple[str, str], int] = {}
+        self.counters: Counter[str] = Counter()
+        self._next_seq = 1
+        self._cleared_through = 0
         self._ids = random.Random(f"chime-bulk-emulator-ids/{seed}")
         self._seq = 0
         self._names = 0
 
     # Every method below expects the caller to hold `lock`.
+
+    def append_record(self, record: RequestRecord) -> None:
+        self.log.append(record)
+        self._next_seq += 1
+        self.counters["requests"] += 1
+        self.counters[f"operation:{record.operation}"] += 1
+        self.counters[f"status:{record.status}"] += 1
+        if record.state_changed:
+            self.counters["state_changed"] += 1
+        if record.fault is not None:
+            self.counters[f"fault:{record.fault}"] += 1
+
+    def clear_log(self) -> None:
+        self.log.clear()
+        self._cleared_through = self._next_seq - 1
+
+    @property
+    def dropped(self) -> int:
+        """Records pushed out of the bounded log (not counting cleared ones)."""
+        return self._next_seq - 1 - self._cleared_through - len(self.log)
+
+    def log_page(self, *, after: int, limit: int) -> list[tuple[int, RequestRecord]]:
+        """Up to `limit` `(seq, record)` with seq > `after` (seq counts from 1, never reused)."""
+        first = self._next_seq - len(self.log)
+        start = max(0, after + 1 - first)
+        return [(first + i, self.log[i]) for i in range(start, min(len(self.log), start + limit))]
+
+    def reset(self) -> None:
+        """Forget every meeting, attendee, count and record (IDs keep coming from the seed)."""
+        self.meetings.clear()
+        self.client_tokens.clear()
+        self.departed.clear()
+        self._write_counts.clear()
+        self._acknowledged.clear()
+        self.counters.clear()
+        self.clear_log()
 
     def new_id(self) -> str:
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
@@ -170,16 +239,26 @@ class Store:
             seq=self._seq,
         )
         meeting.attendees[attendee.attendee_id] = attendee
+        meeting.users[external_user_id.casefold()] = attendee.attendee_id
         return attendee
 
-    def remove_attendee(self, meeting_id: str, attendee_id: str) -> bool:
+    def remove_attendee(self, meeting_id: str, attendee_id: str, *, reason: str) -> bool:
+        """An attendee leaves (`reason`: the operation, "churn", or who removed it)."""
         meeting = self.meetings.get(meeting_id)
+        attendee = None if meeting is None else meeting.attendees.pop(attendee_id, None)
+        if meeting is None or attendee is None:
+            return False
+        meeting.users.pop(attendee.external_user_id.casefold(), None)
+        self.departed.append(Departure(meeting_id, attendee_id, reason))
+        return True
+
+    def remove_meeting(self, meeting_id: str, *, reason: str) -> bool:
+        """A meeting ends; its attendees depart with `reason`."""
+        meeting = self.meetings.pop(meeting_id, None)
         if meeting is None:
             return False
-        return meeting.attendees.pop(attendee_id, None) is not None
-
-    def remove_meeting(self, meeting_id: str) -> bool:
-        return self.meetings.pop(meeting_id, None) is not None
+        self.departed.extend(Departure(meeting_id, a, reason) for a in meeting.attendees)
+        return True
 
     def write(self, meeting: Meeting, attendee: Attendee, capabilities: Mapping[str, str]) -> None:
         """Set `attendee`'s capabilities through the API (counted in `write_count`)."""
@@ -187,8 +266,17 @@ class Store:
         key = (meeting.meeting_id, attendee.attendee_id)
         self._write_counts[key] = self._write_counts.get(key, 0) + 1
 
+    def acknowledge(self, meeting: Meeting, attendees: list[Attendee]) -> None:
+        """The writes just applied to `attendees` were answered 200 (not lost to a fault)."""
+        for attendee in attendees:
+            key = (meeting.meeting_id, attendee.attendee_id)
+            self._acknowledged[key] = self._acknowledged.get(key, 0) + 1
+
     def write_count(self, meeting_id: str, attendee_id: str) -> int:
         return self._write_counts.get((meeting_id, attendee_id), 0)
+
+    def acknowledged_count(self, meeting_id: str, attendee_id: str) -> int:
+        return self._acknowledged.get((meeting_id, attendee_id), 0)
 
     def attendee(self, meeting_id: str, attendee_id: str) -> Attendee | None:
         meeting = self.meetings.get(meeting_id)

@@ -48,6 +48,7 @@ _RECEIVING: Final = frozenset({"SendReceive", "Receive"})
 #: The default (and largest) number of attendees a meeting holds.
 MAX_ATTENDEES: Final = 250
 MAX_EXCLUDED: Final = 250
+MAX_HIGH_RESOLUTION_ATTENDEES: Final = 25
 MAX_RESULTS: Final = 100
 
 
@@ -161,11 +162,14 @@ def parse_meeting_features(value: object) -> dict[str, Any] | None:
         raise ServiceError.bad_request(
             f"MeetingFeatures.Attendee.MaxCount must be an integer from 1 to {MAX_ATTENDEES}."
         )
-    # Documented: FHD video and UHD content need an explicit attendee MaxCount.
+    # Model docs (VideoFeatures/ContentFeatures.MaxResolution): FHD video and UHD content
+    # need an explicit Attendee.MaxCount overriding the 250 default; the Chime SDK
+    # Developer Guide ("Using meeting features") caps such meetings at 25 attendees.
     high = video.get("MaxResolution") == "FHD" or content.get("MaxResolution") == "UHD"
-    if high and max_count is None:
+    if high and (max_count is None or max_count > MAX_HIGH_RESOLUTION_ATTENDEES):
         raise ServiceError.bad_request(
-            "Video FHD or Content UHD requires MeetingFeatures.Attendee.MaxCount."
+            "Video FHD or Content UHD requires MeetingFeatures.Attendee.MaxCount of at most "
+            f"{MAX_HIGH_RESOLUTION_ATTENDEES}."
         )
     return {key: dict(section) for key, section in value.items() if section}
 

@@ -1,0 +1,58 @@
+"""`--journal` and `--resume` for every command that changes attendees.
+
+A journal belongs to one plan (its fingerprint: a plan file's digest, or a state-aware
+command's arguments); `--resume` refuses another plan's journal, and starting afresh refuses to
+overwrite a journal that has content.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from .._io.journal import Journal, load_journal
+from .._model.errors import JournalError
+from .._model.results import AttendeeResult
+from .output import print_error
+
+__all__ = ["JournalSetup", "prepare_journal"]
+
+
+@dataclass(slots=True, kw_only=True)
+class JournalSetup:
+    """The open journal (or None) and the results it already has final, by attendee."""
+
+    journal: Journal | None = None
+    done: dict[tuple[str, str], AttendeeResult] = field(default_factory=dict)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
+
+
+def prepare_journal(
+    path: str | None, *, resume: bool, fingerprint: str | None, console: Console
+) -> JournalSetup | None:
+    """Open the journal a command asked for; None (after printing why) when it cannot be."""
+    if path is None:
+        return JournalSetup()
+    target = Path(path)
+    if not resume and target.is_file() and target.stat().st_size > 0:
+        print_error(
+            console,
+            f"journal {path} already exists: pass --resume to continue that run, "
+            "or remove it to start afresh; nothing was sent",
+        )
+        return None
+    setup = JournalSetup()
+    try:
+        if resume and target.exists():
+            setup.done = load_journal(path, plan_sha256=fingerprint)
+            console.print(f"resuming: {len(setup.done)} update(s) already final in {path}")
+        setup.journal = Journal.open(path, plan_sha256=fingerprint, resume=resume)
+    except (JournalError, OSError) as error:
+        print_error(console, f"journal {path}: {error}")
+        return None
+    return setup
