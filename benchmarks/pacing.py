@@ -144,7 +144,7 @@ def _scenarios() -> list[Scenario]:
                 rate=10,
                 burst=20,
                 seed=9,
-                extra_flags=("--latency-ms", "60", "--latency-jitter-ms", "40"),
+                extra_flags=("--latency-ms", "20", "--latency-jitter-ms", "80"),  # 60 ± 40 ms
             ),
             runs=(
                 Run(

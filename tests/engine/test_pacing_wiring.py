@@ -29,9 +29,9 @@ async def test_updaters_of_one_account_region_and_operation_share_a_pacer() -> N
         BulkUpdater(endpoint_url=endpoint, pacers=registry) as second,
         BulkUpdater(endpoint_url="http://127.0.0.1:10", pacers=registry) as elsewhere,
     ):
-        assert first._pacer(None, UPDATE) is second._pacer(None, UPDATE)
-        assert first._pacer(None, UPDATE) is not elsewhere._pacer(None, UPDATE)
-        assert first._pacer("eu-central-1", UPDATE) is not first._pacer(None, UPDATE)
+        assert first._pacers.pacer(None, UPDATE) is second._pacers.pacer(None, UPDATE)
+        assert first._pacers.pacer(None, UPDATE) is not elsewhere._pacers.pacer(None, UPDATE)
+        assert first._pacers.pacer("eu-central-1", UPDATE) is not first._pacers.pacer(None, UPDATE)
 
 
 class _Recording:
@@ -102,10 +102,10 @@ async def test_default_concurrency_keeps_up_with_the_rate_at_high_latency() -> N
 async def test_a_number_is_a_fixed_worker_count() -> None:
     """max_concurrency=3 keeps exactly three workers and a pool of at least ten connections."""
     async with BulkUpdater(endpoint_url="http://127.0.0.1:9", max_concurrency=3) as bulk:
-        assert bulk._concurrency == 3
+        assert bulk._workforce.workers == 3
         assert bulk._settings.max_pool_connections == 10
     async with BulkUpdater(endpoint_url="http://127.0.0.1:9") as sized:
-        assert sized._concurrency == sized._settings.max_pool_connections == 256
+        assert sized._workforce.workers == sized._settings.max_pool_connections == 256
 
 
 def test_adaptive_is_shared_by_value() -> None:

@@ -52,7 +52,7 @@ async def test_redis_killed_mid_run_the_run_finishes_paced_with_a_warning(
             async for result in results:
                 statuses.append(result.status)
                 if len(statuses) == 250:
-                    (pacer,) = bulk._pacers.values()
+                    (pacer,) = bulk._pacers.pacers()
                     rate_at_kill = pacer.rate
                     redis_server.kill()
                     killed_at = emulator.requests[-1].time

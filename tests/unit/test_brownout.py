@@ -137,6 +137,8 @@ def test_release_ends_a_pause_still_in_progress() -> None:
         gate.record(unavailable=True, retry_after_s=1, probe=False)
     gate.release()
     assert listener.events == ["pause", "resume"]
+
+
 def test_a_retry_after_of_zero_pauses_for_no_time() -> None:
     """A brownout whose 503s say Retry-After 0 closes the gate only until the next probe:
     0 is the service's answer, not a missing one (which would get the default pause)."""

@@ -245,7 +245,7 @@ def _quiet(**overrides: float) -> Adaptive:
     """Adaptive settings that never grow on their own, so every rate below is exact."""
     settings: dict[str, float] = {"growth": 0, "regrowth": 0, "probe_growth": 0, "margin": 0.98}
     settings.update(overrides)
-    return Adaptive(**settings)  # type: ignore[arg-type]
+    return Adaptive(**settings)
 
 
 def _paced(pacer: AdaptivePacer, clock: FakeClock, *, count: int) -> None:

@@ -40,6 +40,10 @@ class PacerSource:
         self.link: RedisQuotaLink | None = None
         self.gate: BrownoutGate | None = None  # the current run's, while one is going
 
+    def pacers(self) -> list[Pacer]:
+        """Every pacer made so far."""
+        return list(self._pacers.values())
+
     @property
     def rate(self) -> float:
         """The sum of the pacers' rates: what the workers may be asked to keep up with."""

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import anyio
 import structlog
@@ -139,14 +139,12 @@ class BulkUpdater:
         random: _random.Random | None = None,
         clock: Callable[[], float] = anyio.current_time,
     ) -> None:
-        if max_concurrency is not None and max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        _check_deadline(deadline)
+        _check_settings(
+            max_concurrency=max_concurrency, deadline=deadline, read_timeout_s=read_timeout_s
+        )
         # A number is a fixed worker count (and so a hard cap); None sizes the workers from
         # the pacers' rate and the latency (`ConcurrencySizer`) up to the policy's maximum.
         policy = concurrency or ConcurrencyPolicy()
-        if not read_timeout_s > 0:
-            raise ValueError(f"read_timeout_s must be positive seconds, got {read_timeout_s}")
         self._settings = ClientSettings(
             region=region,
             profile=profile,
@@ -166,9 +164,7 @@ class BulkUpdater:
             deadline=deadline, journal=journal, features=dict(meeting_features or {})
         )
         self._progress: ProgressListener = progress or NullProgress()
-        self._grace_s = grace_s
-        self._random = random or _random.Random()
-        self._clock = clock
+        self._grace_s, self._random, self._clock = grace_s, random or _random.Random(), clock
         self._clients: ClientFactory | None = None
         self._sender: Sender | None = None
         self._run: _Run | None = None
@@ -178,8 +174,7 @@ class BulkUpdater:
         self._workforce = Workforce(
             fixed=max_concurrency, policy=policy, rate=lambda: self._pacers.rate, clock=clock
         )
-        self._coordinator = coordinator
-        self._stack: AsyncExitStack | None = None
+        self._coordinator, self._stack = coordinator, cast("AsyncExitStack | None", None)
 
     async def __aenter__(self) -> Self:
         self._clients = ClientFactory(self._settings, client=self._given_client)
@@ -641,6 +636,16 @@ def _items_of(updates: Items | StatePlan) -> tuple[Items, StatePlan | None]:
         return updates.items(), updates
     check_items(updates)
     return updates, None
+
+
+def _check_settings(
+    *, max_concurrency: int | None, deadline: float | None, read_timeout_s: float
+) -> None:
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+    _check_deadline(deadline)
+    if not read_timeout_s > 0:
+        raise ValueError(f"read_timeout_s must be positive seconds, got {read_timeout_s}")
 
 
 def _check_deadline(deadline: float | None) -> None:

@@ -6,6 +6,10 @@ Two updaters pacing the same quota on their own would each think the whole quota
 together send twice it. Sharing also means a second updater starts at the rate the first one
 learned, not at the documented default.
 
+Pacers are shared within one event loop: a clock's readings mean nothing in another loop
+(trio's clock has a random offset per run), so two `anyio.run`s in a row get pacers of their
+own.
+
 The registry holds its pacers weakly: a pacer lives as long as some updater holds it, so a
 long-lived process does not collect one pacer per credential it ever used.
 """
@@ -14,6 +18,8 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Hashable
+
+import anyio.lowlevel
 
 from .pacing import Clock, Pacer, Pacing
 from .scope import QuotaScope
@@ -32,7 +38,7 @@ class PacerRegistry:
 
     def pacer(self, scope: QuotaScope, pacing: Pacing, *, clock: Clock) -> Pacer:
         """The pacer for `scope`, made by `pacing` if nobody holds one."""
-        key = (scope, pacing, clock)
+        key = (scope, pacing, clock, _event_loop())
         try:
             hash(key)
         except TypeError:
@@ -44,6 +50,14 @@ class PacerRegistry:
             pacer = pacing.new_pacer(clock=clock)
             self._pacers[key] = pacer
         return pacer
+
+
+def _event_loop() -> object:
+    """Which event loop is running (None outside one)."""
+    try:
+        return anyio.lowlevel.current_token()
+    except RuntimeError:
+        return None
 
 
 #: The process's registry: what `BulkUpdater` uses unless told otherwise.

@@ -110,7 +110,6 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
-<<<<<<< HEAD
 def _redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is None or value == "":
         return None
@@ -123,7 +122,8 @@ def _redis_url(ctx: click.Context, param: click.Parameter, value: str | None) ->
     except ImportError:
         raise click.BadParameter("needs the redis extra: pip install 'chime-bulk[redis]'") from None
     return value
-=======
+
+
 _COMMON_OPTIONS: Final = [
     click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
     click.option("--profile", help="AWS profile for credentials and Region."),
@@ -140,9 +140,16 @@ _COMMON_OPTIONS: Final = [
     click.option(
         "--concurrency",
         type=click.IntRange(1, 256),
-        default=16,
-        show_default=True,
-        help="Requests in flight at once.",
+        default=None,
+        help="Requests in flight at once (default: sized from the rate and the latency, 4 to 256).",
+    ),
+    click.option(
+        "--coordinate",
+        envvar=COORDINATE_ENV_VAR,
+        callback=_redis_url,
+        metavar="redis://HOST:PORT/DB",
+        help="Share one quota with every process and host using this Redis "
+        f"(env {COORDINATE_ENV_VAR}; needs the redis extra).",
     ),
     click.option(
         "--max-rate",
@@ -189,73 +196,12 @@ _COMMON_OPTIONS: Final = [
     click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
     click.option("--no-progress", is_flag=True, help="No progress bar."),
 ]
->>>>>>> main
 
 
 def common_options(function: F) -> F:
     """--region --profile --endpoint-url --concurrency --coordinate --max-rate --max-attempts
     --deadline
     --log-format --quiet --verbose --no-progress, gathered into `CommonOptions` as `common`."""
-<<<<<<< HEAD
-    options = [
-        click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
-        click.option("--profile", help="AWS profile for credentials and Region."),
-        click.option(
-            "--endpoint-url",
-            envvar="CHIME_BULK_ENDPOINT_URL",
-            help="Service endpoint, e.g. the emulator's (env CHIME_BULK_ENDPOINT_URL).",
-        ),
-        click.option(
-            "--allow-insecure-endpoint",
-            is_flag=True,
-            help="Allow a plain-http endpoint that is not on loopback.",
-        ),
-        click.option(
-            "--concurrency",
-            type=click.IntRange(1, 256),
-            default=None,
-            help="Requests in flight at once (default: sized from the rate and the latency, "
-            "4 to 256).",
-        ),
-        click.option(
-            "--coordinate",
-            envvar=COORDINATE_ENV_VAR,
-            callback=_redis_url,
-            metavar="redis://HOST:PORT/DB",
-            help="Share one quota with every process and host using this Redis "
-            f"(env {COORDINATE_ENV_VAR}; needs the redis extra).",
-        ),
-        click.option(
-            "--max-rate",
-            type=float,
-            callback=_positive,
-            help="Cap on requests/s (the pacer finds the real rate below it).",
-        ),
-        click.option(
-            "--max-attempts",
-            type=click.IntRange(1, 100),
-            default=RetryPolicy().max_attempts,
-            show_default=True,
-            help="Attempts per update, the first included.",
-        ),
-        click.option(
-            "--deadline",
-            type=float,
-            callback=_positive,
-            help="Seconds; then unfinished updates are reported cancelled.",
-        ),
-        click.option(
-            "--log-format",
-            type=click.Choice(["console", "json"]),
-            default="console",
-            show_default=True,
-        ),
-        click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
-        click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
-        click.option("--no-progress", is_flag=True, help="No progress bar."),
-    ]
-=======
->>>>>>> main
 
     def gather(**kwargs: Any) -> Any:
         allow_insecure = kwargs.pop("allow_insecure_endpoint")

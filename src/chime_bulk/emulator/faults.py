@@ -2,9 +2,7 @@
 
 Which faults hit which requests (`Faults` fields):
 
-- every request: `latency_ms` (an `asyncio.sleep` before anything else; `latency_jitter_ms`
-  spreads it uniformly over `latency_ms ± latency_jitter_ms`, drawn from a random source of
-  its own so that it never shifts the other faults' draws) and `unauthorized`
+- every request: `latency_ms` (an `asyncio.sleep` before anything else) and `unauthorized`
   (401 `UnauthorizedException` right after the signature check);
 - the capability writes only (`UpdateAttendeeCapabilities`,
   `BatchUpdateAttendeeCapabilitiesExcept`): `p503` (503 with `Retry-After: retry_after_s`),
@@ -100,8 +98,6 @@ class Faults:
         _check_non_negative("retry_after_s", self.retry_after_s)
         _check_non_negative("latency_ms", self.latency_ms)
         _check_non_negative("latency_jitter_ms", self.latency_jitter_ms)
-        if self.latency_jitter_ms > self.latency_ms:
-            raise ValueError("latency_jitter_ms must not exceed latency_ms")
         if self.auth_failure is not None and self.auth_failure not in AUTH_FAILURES:
             raise ValueError(
                 f"auth_failure must be one of {', '.join(AUTH_FAILURES)}, got {self.auth_failure!r}"
@@ -164,7 +160,6 @@ class FaultInjector:
     def __init__(self, faults: Faults, brownouts: tuple[Brownout, ...], *, seed: int) -> None:
         self.faults = faults
         self._random = random.Random(seed)
-        self._latency_random = random.Random(seed + 1)
         self._windows: tuple[_Window, ...] = ()
         self._received = 0
         self._started_at: float | None = None
@@ -191,13 +186,6 @@ class FaultInjector:
         for window in self._windows:
             if window.brownout.start_s is not None:
                 window.start = now + window.brownout.start_s
-
-    def latency_s(self) -> float:
-        """How long this request waits before it is looked at."""
-        faults = self.faults
-        jitter = faults.latency_jitter_ms
-        spread = self._latency_random.uniform(-jitter, jitter) if jitter else 0.0
-        return (faults.latency_ms + spread) / 1000
 
     def on_request(self, now: float) -> None:
         """Count a received request; open the brownout windows it is the trigger of."""

@@ -100,12 +100,6 @@ class Pipeline:
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         request_id = new_request_id()
-<<<<<<< HEAD
-        latency_s = self._faults.latency_s()
-        if latency_s:
-            await asyncio.sleep(latency_s)
-        body = await request.read() if request.body_exists else b""
-=======
         try:
             return await self._serve(request, request_id)
         except ConnectionResetError:
@@ -122,7 +116,6 @@ class Pipeline:
         if request.path.startswith(ADMIN_PREFIX):
             return await self._admin(request, request_id)
         now = self._clock()
->>>>>>> main
         route = ops.resolve(request.method, request.path, request.query.get("operation"))
         faults = self._faults.faults
         operation = route.operation if route else UNKNOWN_OPERATION
