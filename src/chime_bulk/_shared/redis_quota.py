@@ -143,6 +143,8 @@ class RedisQuotaLink:
             settings.interval_max_s,
             settings.react_gap_s,
             int(self.quota.ttl_s * 1000),
+            settings.probe_full_rate,
+            settings.first_window_s,
         ]
         call = _Call(key=key, args=args)
         try:
