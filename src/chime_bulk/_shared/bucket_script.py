@@ -9,7 +9,8 @@ first-estimate windows are two one-second buckets instead of deques.
 KEYS[1]: the scope's hash. ARGV: throttled (0/1), accepted since the last call, then the
 settings: initial_rate, burst, max_rate (-1: none), min_rate, growth, regrowth,
 probe_growth, margin, interval_max_s, react_gap_s, ttl_ms, probe_full_rate, first_window_s.
-Returns {delay_s, rate, now} as strings (Lua numbers would come back truncated to integers).
+Returns {delay_s, rate, now, epoch} as strings (Lua numbers would come back truncated to
+integers); `epoch` moves on whenever a throttle voids the slots booked before it.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ if burst < 1 then burst = 1 end
 
 local f = {'rate', 'tokens', 'updated', 'adjusted', 'last_throttle', 'measured', 'accepted',
   'accepted_at', 'full', 'full_at', 'win', 'acc_cur', 'acc_prev', 'slot_cur', 'slot_prev',
-  'started'}
+  'started', 'epoch'}
 local v = redis.call('HMGET', key, unpack(f))
 local s = {}
 if v[1] then
@@ -58,7 +59,7 @@ else
   s = {rate = clamp(initial_rate), tokens = burst, updated = now, adjusted = now,
     last_throttle = -1, measured = 0, accepted = 0, accepted_at = 0, full = 0, full_at = 0,
     win = math.floor(now), acc_cur = 0, acc_prev = 0, slot_cur = 0, slot_prev = 0,
-    started = now}
+    started = now, epoch = 0}
 end
 
 -- Two one-second windows stand in for "the last second".
@@ -113,7 +114,9 @@ if throttled then
       measured = math.max(last_second(s.acc_cur, s.acc_prev), 0.5 * s.rate)
     end
     set_rate(clamp(margin * measured))
-    s.tokens = math.min(s.tokens, 0)
+    -- Void every slot booked ahead: the callers that hold one book again (epoch).
+    s.tokens = 0
+    s.epoch = s.epoch + 1
     s.last_throttle = now
     s.adjusted = now
     s.accepted_at = s.accepted
@@ -151,5 +154,6 @@ for _, name in ipairs(f) do
 end
 redis.call('HSET', key, unpack(out))
 redis.call('PEXPIRE', key, ttl_ms)
-return {string.format('%.17g', delay), string.format('%.17g', s.rate), string.format('%.17g', now)}
+return {string.format('%.17g', delay), string.format('%.17g', s.rate),
+  string.format('%.17g', now), string.format('%d', s.epoch)}
 """
