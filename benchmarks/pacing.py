@@ -281,6 +281,11 @@ def _one(scenario: Scenario, run: Run, *, workdir: Path) -> dict[str, Any]:
         "throttled_server": stats.writes(429),
         "throttle_share": round(stats.writes(429) / n, 4),
         "failed": sum(r["failed"] for r in results),
+        "throttle_times_s": [
+            round(t - start, 2)
+            for t, status in zip(stats.write_times, stats.write_statuses, strict=True)
+            if status == 429
+        ],
         "goal_ratio": run.goal_ratio,
         "goal_429": run.goal_429,
     }
@@ -372,6 +377,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.pacing")
     parser.add_argument("--only", action="append", choices=["B6", "B7", "B8", "B9"])
     parser.add_argument("--no-write", action="store_true", help="Print only; write no files.")
+    parser.add_argument(
+        "--chime-only", action="store_true", help="Skip the botocore rows (a tuning run)."
+    )
     args = parser.parse_args()
     chosen = [s for s in _scenarios() if not args.only or s.key in args.only]
     out_json = _HERE / "pacing-results.json"
@@ -381,6 +389,8 @@ def main() -> None:
         for scenario in chosen:
             rows = []
             for run in scenario.runs:
+                if args.chime_only and run.contender != "chime-bulk":
+                    continue
                 print(f"{scenario.key}: {run.label} ...", file=sys.stderr, flush=True)
                 row = _one(scenario, run, workdir=Path(workdir))
                 print(f"    {json.dumps(row)}", file=sys.stderr, flush=True)

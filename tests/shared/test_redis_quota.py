@@ -53,7 +53,7 @@ async def test_two_clients_draining_one_bucket_never_exceed_its_rate(
     async with quota.connect() as first, quota.connect() as second:
         for index in range(60):
             link = first if index % 2 == 0 else second
-            delay, rate, now = await link.book(key, throttled=False, accepted=0, settings=STEADY)
+            delay, rate, now, _ = await link.book(key, throttled=False, accepted=0, settings=STEADY)
             assert rate == 20
             slots.append(now + delay)
             calls.append(now)
@@ -74,10 +74,16 @@ async def test_a_throttle_one_client_meets_slows_the_other(redis_server: RedisSe
     async with quota.connect() as first, quota.connect() as second:
         await first.book(key, throttled=False, accepted=0, settings=settings)
         # Nothing accepted in the last second: the first estimate is half the rate.
-        _, rate, _ = await first.book(key, throttled=True, accepted=0, settings=settings)
+        _, rate, _, epoch = await first.book(key, throttled=True, accepted=0, settings=settings)
         assert rate == pytest.approx(0.98 * 50)
-        _, seen, _ = await second.book(key, throttled=False, accepted=0, settings=settings)
+        delay, seen, _, seen_epoch = await second.book(
+            key, throttled=False, accepted=0, settings=settings
+        )
     assert seen == pytest.approx(0.98 * 50)
+    # The throttle voided what was booked: the only slots left are the two booked since (the
+    # throttling call's own, then this one), less the refill of the milliseconds between.
+    assert (epoch, seen_epoch) == (1, 1)
+    assert 1 / seen < delay <= 2 / seen
 
 
 async def test_redis_going_away_falls_back_to_local_pacing_without_a_burst(

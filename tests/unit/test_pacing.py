@@ -14,6 +14,7 @@ from chime_bulk._policy.pacing import (
     TokenBucket,
     Unpaced,
     on_failure,
+    take_slot,
 )
 
 
@@ -178,6 +179,7 @@ def test_second_throttle_measures_the_quota_exactly() -> None:
     in between, per second, is its quota: the pacer settles at margin times that."""
     clock = FakeClock()
     pacer = AdaptivePacer(Adaptive(margin=0.98), clock=clock)
+    clock.advance(5.0)  # the start is long past: the first estimate is the last second's
     _accept(pacer, clock, count=30, over_s=1.0, book=False)
     pacer.on_response(throttled=True)  # first: a rough estimate from the last second
     assert pacer.rate == pytest.approx(0.98 * 30)
@@ -274,6 +276,7 @@ def test_the_bucket_saves_nothing_up_during_a_pause() -> None:
     """After a pause the next slot comes at the pacer's rate, not as a burst of saved tokens."""
     clock = FakeClock()
     pacer = AdaptivePacer(_quiet(initial_rate=10, burst=20), clock=clock)
+    clock.advance(5.0)  # long after the start: the first estimate is the last second's
     _accept(pacer, clock, count=20, over_s=0.1, book=False)
     pacer.on_response(throttled=True)  # drains the bucket; rate 0.98 * 20 = 19.6
     pacer.pause()
@@ -357,3 +360,51 @@ def test_on_failure_reports_only_answered_attempts(failure: Failure, expected: l
     pacer = _Recorder()
     on_failure(pacer, failure)
     assert pacer.feedback == expected
+
+
+def test_a_first_throttle_right_after_the_start_measures_burst_and_quota() -> None:
+    """23 accepts in the first 0.3 s with the documented burst of 20: the quota is 10/s."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20, margin=0.98), clock=clock)
+    _accept(pacer, clock, count=23, over_s=0.3, book=False)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(0.98 * (23 - 20) / 0.3)
+
+
+def test_probing_at_low_rates_slows_in_proportion() -> None:
+    """At 10/s, with probe_full_rate 50, the rate creeps up five times slower than at 50/s."""
+    grown = []
+    for rate in (10, 50):
+        clock = FakeClock()
+        settings = Adaptive(initial_rate=rate, burst=1, probe_growth=0.01, margin=1.0)
+        pacer = AdaptivePacer.continuing(settings, rate=rate, clock=clock)
+        for _ in range(rate):  # one second of demand at the rate, to have demand
+            clock.advance(1 / rate)
+            pacer.reserve()
+        before = pacer.rate
+        for _ in range(rate):  # and one second measured
+            clock.advance(1 / rate)
+            pacer.reserve()
+        grown.append(math.log(pacer.rate / before))
+    assert grown[0] == pytest.approx(grown[1] / 5, rel=0.02)
+
+
+@pytest.mark.anyio
+async def test_a_throttle_voids_the_slots_booked_before_it() -> None:
+    """A waiter whose slot was booked before a throttle books again at the new rate: it waits
+    out its old slot, then one interval of the new rate, instead of sending into the 429s."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(_quiet(initial_rate=10, burst=1), clock=clock)
+    clock.advance(5.0)
+    assert [pacer.reserve() for _ in range(4)] == pytest.approx([0, 0.1, 0.2, 0.3])
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds)
+        if len(sleeps) == 1:
+            pacer.on_response(throttled=True)  # the service said no while we waited
+
+    await take_slot(pacer, sleep=sleep)  # booked fifth: 0.4 s
+    assert pacer.epoch == 1
+    assert sleeps == pytest.approx([0.4, 1 / pacer.rate])

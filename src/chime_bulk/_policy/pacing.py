@@ -79,9 +79,16 @@ async def take_slot(pacer: Pacer, *, sleep: Callable[[float], Awaitable[None]]) 
     if isinstance(pacer, RemotePacer):
         await pacer.wait_for_slot(sleep=sleep)
         return
-    delay = pacer.reserve()
-    if delay > 0:
-        await sleep(delay)
+    while True:
+        # A pacer that reacted to a throttle while we waited voided the slots booked before
+        # (`epoch` moved on): they were booked at a rate the service has just refused, and
+        # sending them would only meet more 429s. Book again at the new rate.
+        epoch = getattr(pacer, "epoch", None)
+        delay = pacer.reserve()
+        if delay > 0:
+            await sleep(delay)
+        if getattr(pacer, "epoch", None) == epoch:
+            return
 
 
 def on_failure(pacer: Pacer, failure: Failure) -> None:
@@ -123,6 +130,10 @@ class TokenBucket:
         return self._rate
 
     @property
+    def burst(self) -> float:
+        return self._burst
+
+    @property
     def full_s(self) -> float:
         """Total seconds the bucket has spent full, up to now.
 
@@ -157,6 +168,12 @@ class TokenBucket:
         """Forget saved-up tokens (the service's own bucket is evidently empty)."""
         self._refill()
         self._tokens = min(self._tokens, 0.0)
+
+    def void_bookings(self) -> None:
+        """Forget saved-up tokens and every slot booked ahead: the next slot is one interval
+        from now (the waiters that held the voided slots book again)."""
+        self._refill()
+        self._tokens = 0.0
 
     def reserve(self) -> float:
         self._refill()
@@ -245,8 +262,14 @@ class Adaptive:
     - Later throttles: drop to `margin` times the rate accepted since the previous throttle
       (when that was at most `interval_max_s` ago) — a measurement, not a guess — and from
       then on probe upward by only `probe_growth` per second, faster the longer nothing is
-      throttled, so a quota raised mid-run is still found. The 429s that follow one within
-      `react_gap_s` are the same event. `max_rate` caps everything.
+      throttled, so a quota raised mid-run is still found. Below `probe_full_rate` the probing
+      slows in proportion to the rate: each probe ends in a throttle that costs the one or two
+      requests then in flight, a larger share of the requests the slower they go (at the
+      documented 10/s, probing at the full pace would throttle ~3 % of them). The 429s that
+      follow one within `react_gap_s` are the same event. `max_rate` caps everything.
+    - A first throttle within `first_window_s` of the start is measured too: the service's
+      bucket began full (the documented `burst`) and is empty now, so it accepted `burst`
+      plus the quota times the time since the start.
     - Idle spells do not count: a measurement divides by the time the pacer was what
       limited the sends, which leaves out spells when its bucket was full (nobody wanted a
       slot) and spells when the brownout gate held dispatch (`pause` … `resume`; the bucket
@@ -265,9 +288,16 @@ class Adaptive:
     first_window_s: float = 1.0
     interval_max_s: float = 10.0
     react_gap_s: float = 0.5
+    probe_full_rate: float = 50.0
 
     def __post_init__(self) -> None:
-        for name in ("initial_rate", "min_rate", "first_window_s", "interval_max_s"):
+        for name in (
+            "initial_rate",
+            "min_rate",
+            "first_window_s",
+            "interval_max_s",
+            "probe_full_rate",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_rate is not None and not self.max_rate >= self.min_rate:
@@ -310,6 +340,7 @@ class AdaptivePacer:
         self._pauses = 0  # pauses in progress (several runs may share one pacer)
         self._paused_since = 0.0
         self._idle_at_throttle = 0.0
+        self.epoch = 0  # moves on when booked slots are voided (a throttle was reacted to)
 
     @classmethod
     def continuing(cls, settings: Adaptive, *, rate: float, clock: Clock) -> AdaptivePacer:
@@ -390,7 +421,9 @@ class AdaptivePacer:
             quiet = now - self._last_throttle
             growth = min(
                 self._settings.growth,
-                self._settings.probe_growth * (1 + quiet / self._settings.interval_max_s),
+                self._settings.probe_growth
+                * (1 + quiet / self._settings.interval_max_s)
+                * min(1.0, self.rate / self._settings.probe_full_rate),
             )
         self._bucket.set_rate(self._clamp(self.rate * math.exp(growth * elapsed)))
 
@@ -415,7 +448,10 @@ class AdaptivePacer:
             limited_s=None if last is None else (now - last - (idle - self._idle_at_throttle)),
         )
         self._bucket.set_rate(self._clamp(self._settings.margin * measured))
-        self._bucket.drain()  # the service's bucket is empty: ours must not burst into it
+        # The service's bucket is empty: ours must not burst into it, and the slots booked
+        # ahead at the old rate are void (their waiters book again: see `take_slot`).
+        self._bucket.void_bookings()
+        self.epoch += 1
         self._last_throttle = now
         self._last_adjust = now
         self._accepted_at_throttle = self._accepted_total
@@ -431,6 +467,12 @@ class AdaptivePacer:
         if limited_s is not None and 0 < limited_s <= self._settings.interval_max_s:
             self._measured_once = True
             return (self._accepted_total - self._accepted_at_throttle) / limited_s
+        since_start = now - self._started
+        if last_throttle is None and 0 < since_start <= self._settings.first_window_s:
+            # The burst the service began with, plus its quota for the time since: all it
+            # could accept, and (its bucket being empty now) all it did.
+            estimate = (self._accepted_total - self._bucket.burst) / since_start
+            return max(estimate, 0.5 * min(self.rate, self._settings.initial_rate))
         # No earlier throttle to measure from: the rate accepted over the last window. Early
         # in a run that includes the opening burst, so it errs high, which the next throttle
         # corrects within one gap; erring low would be corrected only by slow probing.

@@ -8,8 +8,9 @@ first-estimate windows are two one-second buckets instead of deques.
 
 KEYS[1]: the scope's hash. ARGV: throttled (0/1), accepted since the last call, then the
 settings: initial_rate, burst, max_rate (-1: none), min_rate, growth, regrowth,
-probe_growth, margin, interval_max_s, react_gap_s, ttl_ms.
-Returns {delay_s, rate, now} as strings (Lua numbers would come back truncated to integers).
+probe_growth, margin, interval_max_s, react_gap_s, ttl_ms, probe_full_rate, first_window_s.
+Returns {delay_s, rate, now, epoch} as strings (Lua numbers would come back truncated to
+integers); `epoch` moves on whenever a throttle voids the slots booked before it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ local margin = tonumber(ARGV[10])
 local interval_max = tonumber(ARGV[11])
 local react_gap = tonumber(ARGV[12])
 local ttl_ms = tonumber(ARGV[13])
+local probe_full_rate = tonumber(ARGV[14])
+local first_window = tonumber(ARGV[15])
 
 local function clamp(r)
   if r < min_rate then r = min_rate end
@@ -46,7 +49,8 @@ if max_rate >= 0 then burst = math.min(burst, math.max(max_rate, 1)) end
 if burst < 1 then burst = 1 end
 
 local f = {'rate', 'tokens', 'updated', 'adjusted', 'last_throttle', 'measured', 'accepted',
-  'accepted_at', 'full', 'full_at', 'win', 'acc_cur', 'acc_prev', 'slot_cur', 'slot_prev'}
+  'accepted_at', 'full', 'full_at', 'win', 'acc_cur', 'acc_prev', 'slot_cur', 'slot_prev',
+  'started', 'epoch'}
 local v = redis.call('HMGET', key, unpack(f))
 local s = {}
 if v[1] then
@@ -54,7 +58,8 @@ if v[1] then
 else
   s = {rate = clamp(initial_rate), tokens = burst, updated = now, adjusted = now,
     last_throttle = -1, measured = 0, accepted = 0, accepted_at = 0, full = 0, full_at = 0,
-    win = math.floor(now), acc_cur = 0, acc_prev = 0, slot_cur = 0, slot_prev = 0}
+    win = math.floor(now), acc_cur = 0, acc_prev = 0, slot_cur = 0, slot_prev = 0,
+    started = now, epoch = 0}
 end
 
 -- Two one-second windows stand in for "the last second".
@@ -97,14 +102,21 @@ if throttled then
     refill()
     local measured
     local limited = now - s.last_throttle - (s.full - s.full_at)
+    local since_start = now - s.started
     if s.last_throttle >= 0 and limited > 0 and limited <= interval_max then
       s.measured = 1
       measured = (s.accepted - s.accepted_at) / limited
+    elseif s.last_throttle < 0 and since_start > 0 and since_start <= first_window then
+      -- The burst the service began with plus its quota since: all it accepted.
+      measured = math.max((s.accepted - burst) / since_start,
+        0.5 * math.min(s.rate, initial_rate))
     else
       measured = math.max(last_second(s.acc_cur, s.acc_prev), 0.5 * s.rate)
     end
     set_rate(clamp(margin * measured))
-    s.tokens = math.min(s.tokens, 0)
+    -- Void every slot booked ahead: the callers that hold one book again (epoch).
+    s.tokens = 0
+    s.epoch = s.epoch + 1
     s.last_throttle = now
     s.adjusted = now
     s.accepted_at = s.accepted
@@ -124,7 +136,8 @@ if elapsed > 0 then
     elseif s.measured == 0 then
       g = regrowth
     else
-      g = math.min(growth, probe_growth * (1 + (now - s.last_throttle) / interval_max))
+      g = math.min(growth, probe_growth * (1 + (now - s.last_throttle) / interval_max)
+        * math.min(1, s.rate / probe_full_rate))
     end
     set_rate(clamp(s.rate * math.exp(g * elapsed)))
   end
@@ -141,5 +154,6 @@ for _, name in ipairs(f) do
 end
 redis.call('HSET', key, unpack(out))
 redis.call('PEXPIRE', key, ttl_ms)
-return {string.format('%.17g', delay), string.format('%.17g', s.rate), string.format('%.17g', now)}
+return {string.format('%.17g', delay), string.format('%.17g', s.rate),
+  string.format('%.17g', now), string.format('%d', s.epoch)}
 """

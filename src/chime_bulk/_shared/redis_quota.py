@@ -98,7 +98,7 @@ class _Call:
     key: str
     args: list[float | int]
     done: anyio.Event = field(default_factory=anyio.Event)
-    result: tuple[float, float, float] | None = None
+    result: tuple[float, float, float, int] | None = None
     error: Exception | None = None
 
 
@@ -127,8 +127,9 @@ class RedisQuotaLink:
 
     async def book(
         self, key: str, *, throttled: bool, accepted: int, settings: Adaptive
-    ) -> tuple[float, float, float]:
-        """One round trip: fold in the feedback, book one slot; (delay, rate, Redis time)."""
+    ) -> tuple[float, float, float, int]:
+        """One round trip: fold in the feedback, book one slot; (delay, rate, Redis time,
+        epoch)."""
         args: list[float | int] = [
             int(throttled),
             accepted,
@@ -143,6 +144,8 @@ class RedisQuotaLink:
             settings.interval_max_s,
             settings.react_gap_s,
             int(self.quota.ttl_s * 1000),
+            settings.probe_full_rate,
+            settings.first_window_s,
         ]
         call = _Call(key=key, args=args)
         try:
@@ -191,8 +194,8 @@ class RedisQuotaLink:
             script: Any = client.register_script(BUCKET_SCRIPT)
             while True:
                 current = self._current
-                delay, rate, now = await script(keys=[current.key], args=current.args)
-                current.result = (float(delay), float(rate), float(now))
+                delay, rate, now, epoch = await script(keys=[current.key], args=current.args)
+                current.result = (float(delay), float(rate), float(now), int(epoch))
                 current.done.set()
                 try:
                     self._current = await self._receive.receive()
@@ -225,6 +228,7 @@ class SharedPacer:
         self._retry_at = 0.0
         self._slots: deque[float] = deque()  # this process's slots in the last second
         self.fallbacks = 0  # how often Redis went away, for tests and events
+        self._epoch = 0  # the newest epoch of the shared bucket seen by this process
 
     @property
     def rate(self) -> float:
@@ -239,10 +243,15 @@ class SharedPacer:
         return self._fallback_pacer().reserve()
 
     async def wait_for_slot(self, *, sleep: Callable[[float], Awaitable[None]]) -> None:
+        while not await self._one_slot(sleep):
+            pass  # the slot was voided by a throttle while we waited: book again
+
+    async def _one_slot(self, sleep: Callable[[float], Awaitable[None]]) -> bool:
+        """Wait for one booked slot; False when a throttle voided it meanwhile."""
         now = self._clock()
         if self._local is None or now >= self._retry_at:
             try:
-                delay, self._rate, _ = await self._link.book(
+                delay, self._rate, _, epoch = await self._link.book(
                     self._key,
                     throttled=self._throttled,
                     accepted=self._accepted,
@@ -257,13 +266,18 @@ class SharedPacer:
                 self._accepted = 0
                 self._throttled = False
                 self._count_slot(now)
+                # Any booking of this process may bring news of a voiding throttle.
+                self._epoch = max(self._epoch, epoch)
                 if delay > 0:
                     await sleep(delay)
-                return
+                return self._epoch == epoch or self._local is not None
         self._count_slot(now)
-        delay = self._fallback_pacer().reserve()
+        local = self._fallback_pacer()
+        before = local.epoch
+        delay = local.reserve()
         if delay > 0:
             await sleep(delay)
+        return local.epoch == before
 
     def _count_slot(self, now: float) -> None:
         self._slots.append(now)
