@@ -21,7 +21,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from chime_bulk.emulator import Emulator, Faults, RequestRecord, parse_rate_specs
+from chime_bulk.emulator import Brownout, Emulator, Faults, RequestRecord, parse_rate_specs
 
 from .spec import OPERATION
 
@@ -40,10 +40,27 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--retry-after", type=float, default=1.0)
     parser.add_argument("--p500", type=float, default=0.0)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument("--latency-jitter-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--brownout",
+        action="append",
+        default=[],
+        metavar="AFTER_REQUESTS:DURATION_S[:RETRY_AFTER_S]",
+        help="Every write gets 503 for DURATION_S once AFTER_REQUESTS requests were received.",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ready-file", required=True)
     parser.add_argument("--stats-file", required=True)
     return parser
+
+
+def _brownout(spec: str) -> Brownout:
+    after, duration, *retry_after = spec.split(":")
+    return Brownout(
+        after_requests=int(after),
+        duration_s=float(duration),
+        retry_after_s=float(retry_after[0]) if retry_after else 1.0,
+    )
 
 
 def _stats(records: list[RequestRecord]) -> dict[str, Any]:
@@ -85,7 +102,9 @@ def main(argv: list[str] | None = None) -> None:
             retry_after_s=args.retry_after,
             p500=args.p500,
             latency_ms=args.latency_ms,
+            latency_jitter_ms=args.latency_jitter_ms,
         ),
+        brownouts=[_brownout(spec) for spec in args.brownout],
         seed=args.seed,
     )
     emulator.start()

@@ -34,6 +34,7 @@ class EmulatorSpec:
     p500: float = 0.0
     retry_after_s: float = 1.0
     seed: int = 0
+    extra_flags: tuple[str, ...] = ()  # e.g. latency or brownouts (benchmarks.emulator_host)
 
     def rate_flags(self) -> list[str]:
         # "*=0" lifts the documented 10/s default off every other operation, so that reading
@@ -58,6 +59,7 @@ class EmulatorSpec:
             f"{self.p500:g}",
             "--seed",
             str(self.seed),
+            *self.extra_flags,
         ]
 
     @property

@@ -56,3 +56,24 @@ def log_events() -> Iterator[list[MutableMapping[str, Any]]]:
             yield events
     finally:
         structlog.configure(wrapper_class=previous)
+
+
+@pytest.fixture
+def redis_server() -> Iterator[Any]:
+    """A fresh, real redis-server on a free loopback port, killed by PID afterwards."""
+    import gc
+    import warnings
+
+    from shared.redis_server import start_redis
+
+    server = start_redis()
+    try:
+        yield server
+    finally:
+        server.kill()
+        # coredis 6.9 leaves anyio memory streams unclosed when a connection attempt fails
+        # (its defect, reported by the streams' __del__): collect them now, only that warning
+        # silenced, rather than in whichever later test the collector happens to run.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Unclosed <MemoryObject", ResourceWarning)
+            gc.collect()

@@ -188,6 +188,7 @@ class FakeChime:
     ) -> None:
         self.meta = SimpleNamespace(
             region_name=region,
+            endpoint_url="https://fake-chime.invalid",  # never connected to: calls stay in memory
             config=SimpleNamespace(retries={"mode": "standard", "total_max_attempts": 1}),
         )
         self._meetings = {

@@ -40,8 +40,10 @@ from ._model.update import BatchExcept, Update
 from ._policy.brownout import BrownoutPolicy
 from ._policy.circuit import CircuitPolicy
 from ._policy.classification import ErrorKind, Failure
+from ._policy.concurrency import ConcurrencyPolicy
 from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
 from ._policy.retry import RetryPolicy
+from ._shared.redis_quota import RedisQuota
 from .progress import NullProgress, ProgressListener
 
 try:
@@ -59,6 +61,7 @@ __all__ = [
     "Capabilities",
     "ChimeBulkError",
     "CircuitPolicy",
+    "ConcurrencyPolicy",
     "ConfigurationError",
     "ErrorKind",
     "Failure",
@@ -77,6 +80,7 @@ __all__ = [
     "PlanProblem",
     "PreflightFailed",
     "ProgressListener",
+    "RedisQuota",
     "Report",
     "RetryPolicy",
     "RunAborted",

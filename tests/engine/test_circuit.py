@@ -40,7 +40,7 @@ def _updater(fake: FakeChime, **options: Any) -> BulkUpdater:
         clock=anyio.current_time,
         random=random.Random(SEED),
         pacing=FixedRate(rate=RATE, burst=1),
-        **options,
+        **({"max_concurrency": 16} | options),  # the exact timings below assume 16 workers
     )
 
 

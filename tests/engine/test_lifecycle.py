@@ -98,6 +98,12 @@ class _Recorder:
     def on_response(self, *, throttled: bool) -> None:
         self.feedback.append(throttled)
 
+    def pause(self) -> None:
+        """Nothing to learn from a pause."""
+
+    def resume(self) -> None:
+        """Nor from its end."""
+
 
 class _Recording:
     def __init__(self) -> None:

@@ -99,6 +99,46 @@ def test_pause_is_capped() -> None:
     assert gate.admit().wait_until == 30
 
 
+class _Listener:
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    def pause(self) -> None:
+        self.events.append("pause")
+
+    def resume(self) -> None:
+        self.events.append("resume")
+
+
+def test_listeners_hear_one_pause_and_one_resume_per_brownout() -> None:
+    """A brownout that re-closes on a failed probe is one pause; the probe's success resumes."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    listener = _Listener()
+    gate.subscribe(listener)
+    gate.subscribe(listener)  # twice: still told once
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=1, probe=False)
+    clock.now = 1.0
+    assert gate.admit().probe
+    gate.record(unavailable=True, retry_after_s=1, probe=True)  # still browning out
+    clock.now = 2.0
+    assert gate.admit().probe
+    gate.record(unavailable=False, retry_after_s=None, probe=True)
+    assert listener.events == ["pause", "resume"]
+
+
+def test_release_ends_a_pause_still_in_progress() -> None:
+    """A run that ends while paused lets its listeners go on; later pauses reach them no more."""
+    gate = _gate(FakeClock())
+    listener = _Listener()
+    gate.subscribe(listener)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=1, probe=False)
+    gate.release()
+    assert listener.events == ["pause", "resume"]
+
+
 def test_a_retry_after_of_zero_pauses_for_no_time() -> None:
     """A brownout whose 503s say Retry-After 0 closes the gate only until the next probe:
     0 is the service's answer, not a missing one (which would get the default pause)."""

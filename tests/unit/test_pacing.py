@@ -6,7 +6,16 @@ import math
 
 import pytest
 
-from chime_bulk._policy.pacing import Adaptive, AdaptivePacer, FixedRate, TokenBucket, Unpaced
+from chime_bulk._policy.classification import ErrorKind, Failure
+from chime_bulk._policy.pacing import (
+    Adaptive,
+    AdaptivePacer,
+    FixedRate,
+    TokenBucket,
+    Unpaced,
+    on_failure,
+    take_slot,
+)
 
 
 class FakeClock:
@@ -153,8 +162,14 @@ def test_adaptive_rejects_nonsense(kwargs: dict[str, float], field: str) -> None
         Adaptive(**kwargs)
 
 
-def _accept(pacer: AdaptivePacer, clock: FakeClock, *, count: int, over_s: float) -> None:
+def _accept(
+    pacer: AdaptivePacer, clock: FakeClock, *, count: int, over_s: float, book: bool = True
+) -> None:
+    """`count` sends spread evenly over `over_s`, each accepted and (with `book`) booked
+    first; the slot's own wait is ignored: the test decides the timing."""
     for _ in range(count):
+        if book:
+            pacer.reserve()
         clock.advance(over_s / count)
         pacer.on_response(throttled=False)
 
@@ -164,7 +179,8 @@ def test_second_throttle_measures_the_quota_exactly() -> None:
     in between, per second, is its quota: the pacer settles at margin times that."""
     clock = FakeClock()
     pacer = AdaptivePacer(Adaptive(margin=0.98), clock=clock)
-    _accept(pacer, clock, count=30, over_s=1.0)
+    clock.advance(5.0)  # the start is long past: the first estimate is the last second's
+    _accept(pacer, clock, count=30, over_s=1.0, book=False)
     pacer.on_response(throttled=True)  # first: a rough estimate from the last second
     assert pacer.rate == pytest.approx(0.98 * 30)
     _accept(pacer, clock, count=100, over_s=2.0)
@@ -215,3 +231,180 @@ def test_max_rate_caps_the_burst_too() -> None:
     clock = FakeClock()
     pacer = AdaptivePacer(Adaptive(max_rate=1, min_rate=0.5), clock=clock)
     assert [pacer.reserve() for _ in range(3)] == pytest.approx([0, 1, 2])
+
+
+def test_token_bucket_counts_the_time_it_spent_full() -> None:
+    """After two slots at 10/s with burst 2, a second of quiet is 0.2 s refilling, 0.8 s full."""
+    clock = FakeClock()
+    bucket = TokenBucket(rate=10, burst=2, clock=clock)
+    bucket.reserve()
+    bucket.reserve()
+    clock.advance(1.0)
+    assert bucket.full_s == pytest.approx(0.8)
+
+
+def _quiet(**overrides: float) -> Adaptive:
+    """Adaptive settings that never grow on their own, so every rate below is exact."""
+    settings: dict[str, float] = {"growth": 0, "regrowth": 0, "probe_growth": 0, "margin": 0.98}
+    settings.update(overrides)
+    return Adaptive(**settings)
+
+
+def _paced(pacer: AdaptivePacer, clock: FakeClock, *, count: int) -> None:
+    """`count` sends, each waiting for its slot and accepted."""
+    for _ in range(count):
+        clock.advance(pacer.reserve())
+        pacer.on_response(throttled=False)
+
+
+def test_a_brownout_pause_is_left_out_of_the_measurement() -> None:
+    """100 accepts in 2 s, a 3 s pause, 100 more in 2 s: the quota measured is 50/s, not 100/7."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(_quiet(), clock=clock)
+    _accept(pacer, clock, count=40, over_s=1.0, book=False)
+    pacer.on_response(throttled=True)  # 39.2/s: sending at 50/s keeps its bucket empty
+    _accept(pacer, clock, count=100, over_s=2.0)
+    pacer.pause()
+    clock.advance(3.0)
+    pacer.resume()
+    _accept(pacer, clock, count=100, over_s=2.0)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(0.98 * 200 / 4.0)
+
+
+def test_the_bucket_saves_nothing_up_during_a_pause() -> None:
+    """After a pause the next slot comes at the pacer's rate, not as a burst of saved tokens."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(_quiet(initial_rate=10, burst=20), clock=clock)
+    clock.advance(5.0)  # long after the start: the first estimate is the last second's
+    _accept(pacer, clock, count=20, over_s=0.1, book=False)
+    pacer.on_response(throttled=True)  # drains the bucket; rate 0.98 * 20 = 19.6
+    pacer.pause()
+    clock.advance(5.0)
+    pacer.resume()
+    assert pacer.reserve() == pytest.approx(1 / 19.6)
+
+
+def test_an_idle_spell_with_a_full_bucket_is_left_out_of_the_measurement() -> None:
+    """After a 10 s lull between two paced spells, the pace measured is the pace sent at."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(_quiet(burst=1), clock=clock)
+    _accept(pacer, clock, count=60, over_s=1.0, book=False)
+    pacer.on_response(throttled=True)
+    rate = pacer.rate
+    assert rate == pytest.approx(0.98 * 60)
+    _paced(pacer, clock, count=100)  # 100 slots at `rate`, the bucket never full
+    clock.advance(10.0)
+    _paced(pacer, clock, count=100)
+    pacer.on_response(throttled=True)
+    # 200 accepts in 200 slot intervals: the lull's one refill interval is paid back by the
+    # free slot it saved up, and the rest of it (the bucket full) is left out.
+    assert pacer.rate == pytest.approx(0.98 * rate)
+
+
+def test_overlapping_pauses_count_once_until_the_last_resume() -> None:
+    """Two runs pausing one shared pacer leave it paused until both have resumed."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(_quiet(), clock=clock)
+    pacer.pause()
+    clock.advance(1.0)
+    pacer.pause()
+    clock.advance(1.0)
+    pacer.resume()
+    clock.advance(1.0)
+    pacer.resume()
+    assert pacer.idle_s() == pytest.approx(3.0)
+
+
+class _Recorder:
+    """A pacer that records the feedback it gets."""
+
+    rate = 1.0
+
+    def __init__(self) -> None:
+        self.feedback: list[bool] = []
+
+    def reserve(self) -> float:
+        return 0.0
+
+    def on_response(self, *, throttled: bool) -> None:
+        self.feedback.append(throttled)
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
+
+
+@pytest.mark.parametrize(
+    ("failure", "expected"),
+    [
+        pytest.param(
+            Failure(kind=ErrorKind.TRANSIENT, code="ConnectionError", message="refused"),
+            [],
+            id="no-answer-is-neither",
+        ),
+        pytest.param(
+            Failure(kind=ErrorKind.THROTTLE, code="ThrottlingException", message="", status=429),
+            [True],
+            id="429-is-a-throttle",
+        ),
+        pytest.param(
+            Failure(kind=ErrorKind.TRANSIENT, code="ServiceFailure", message="", status=500),
+            [False],
+            id="500-was-admitted",
+        ),
+    ],
+)
+def test_on_failure_reports_only_answered_attempts(failure: Failure, expected: list[bool]) -> None:
+    """A connection failure is neither an accept nor a throttle; answered failures are fed back."""
+    pacer = _Recorder()
+    on_failure(pacer, failure)
+    assert pacer.feedback == expected
+
+
+def test_a_first_throttle_right_after_the_start_measures_burst_and_quota() -> None:
+    """23 accepts in the first 0.3 s with the documented burst of 20: the quota is 10/s."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20, margin=0.98), clock=clock)
+    _accept(pacer, clock, count=23, over_s=0.3, book=False)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(0.98 * (23 - 20) / 0.3)
+
+
+def test_probing_at_low_rates_slows_in_proportion() -> None:
+    """At 10/s, with probe_full_rate 50, the rate creeps up five times slower than at 50/s."""
+    grown = []
+    for rate in (10, 50):
+        clock = FakeClock()
+        settings = Adaptive(initial_rate=rate, burst=1, probe_growth=0.01, margin=1.0)
+        pacer = AdaptivePacer.continuing(settings, rate=rate, clock=clock)
+        for _ in range(rate):  # one second of demand at the rate, to have demand
+            clock.advance(1 / rate)
+            pacer.reserve()
+        before = pacer.rate
+        for _ in range(rate):  # and one second measured
+            clock.advance(1 / rate)
+            pacer.reserve()
+        grown.append(math.log(pacer.rate / before))
+    assert grown[0] == pytest.approx(grown[1] / 5, rel=0.02)
+
+
+@pytest.mark.anyio
+async def test_a_throttle_voids_the_slots_booked_before_it() -> None:
+    """A waiter whose slot was booked before a throttle books again at the new rate: it waits
+    out its old slot, then one interval of the new rate, instead of sending into the 429s."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(_quiet(initial_rate=10, burst=1), clock=clock)
+    clock.advance(5.0)
+    assert [pacer.reserve() for _ in range(4)] == pytest.approx([0, 0.1, 0.2, 0.3])
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.advance(seconds)
+        if len(sleeps) == 1:
+            pacer.on_response(throttled=True)  # the service said no while we waited
+
+    await take_slot(pacer, sleep=sleep)  # booked fifth: 0.4 s
+    assert pacer.epoch == 1
+    assert sleeps == pytest.approx([0.4, 1 / pacer.rate])

@@ -101,7 +101,9 @@ class ClientFactory:
         self.default_region: str | None = settings.region or configured
         if self.default_region is None and settings.endpoint_url is not None:
             self.default_region = DEFAULT_REGION  # an emulator or proxy: the name is a label
+        self._given: dict[str, Any] = {}
         if client is not None:
+            self._given[client.meta.region_name] = client
             self._clients[client.meta.region_name] = client
             self.default_region = self.default_region or client.meta.region_name
 
@@ -121,6 +123,33 @@ class ClientFactory:
             read_timeout=self._settings.read_timeout_s,
             **_http_session_cls(),
         )
+
+    @property
+    def endpoint_url(self) -> str | None:
+        """The endpoint requests go to; None for the AWS default of each Region."""
+        if self._settings.endpoint_url is not None:
+            return self._settings.endpoint_url
+        given = next(iter(self._given.values()), None) if self._given else None
+        return given.meta.endpoint_url if given is not None else None
+
+    async def access_key_id(self) -> str | None:
+        """The access key ID the requests will be signed with (None when there are no
+        credentials yet: the first request then fails as it should). It names the account
+        for sharing pacers, which is why it is looked up at all; it is never logged."""
+        try:
+            if self._given:
+                client = next(iter(self._given.values()))
+                # botocore keeps a ready client's credentials only on its signer.
+                credentials = client._request_signer._credentials
+            else:
+                credentials = await self._session.get_credentials()
+            if credentials is None:
+                return None
+            frozen = await credentials.get_frozen_credentials()
+        except Exception:  # no credentials, or a provider that fails: decided at send time
+            return None
+        key: str | None = frozen.access_key
+        return key
 
     async def get(self, region: str | None) -> Any:
         """The client for `region` (the default Region when `None`)."""

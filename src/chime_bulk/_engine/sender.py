@@ -23,7 +23,7 @@ from .._aws.clients import ClientFactory
 from .._model.results import Status
 from .._policy.circuit import Verdict
 from .._policy.classification import ErrorKind, Failure, classify
-from .._policy.pacing import Pacer
+from .._policy.pacing import Pacer, on_failure, take_slot
 from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
 from ..progress import ProgressListener
 from .request import Outcome, Request
@@ -62,6 +62,7 @@ class Sender:
         progress: ProgressListener,
         random: _random.Random,
         clock: Callable[[], float],
+        observe_latency: Callable[[float], None] = lambda seconds: None,
     ) -> None:
         self._clients = clients
         self._pacer_for = pacer_for
@@ -69,6 +70,7 @@ class Sender:
         self._progress = progress
         self._random = random
         self._clock = clock
+        self._observe_latency = observe_latency  # time on the wire, for the concurrency
         # Resolved once: structlog's module-level proxy rebuilds its logger on every call,
         # which is a real cost at one debug event per attempt. (The application configures
         # logging before it starts a run.)
@@ -190,9 +192,7 @@ class Sender:
         pacer = self._pacer_for(request.region, request.operation)
 
         async def send_slot() -> None:
-            delay = pacer.reserve()
-            if delay > 0:
-                await anyio.sleep(delay)
+            await take_slot(pacer, sleep=anyio.sleep)
 
         async with run.gate.admission(slot=send_slot) as ticket:
             # Stopped while this attempt waited? Its scope's cancellation may not have been
@@ -207,6 +207,7 @@ class Sender:
             try:
                 # Inside the try: a client that cannot be made (no Region) is a classified,
                 # fatal failure of this attempt, not a crash of the run.
+                called = self._clock()
                 client = await self._clients.get(request.region)
                 called = self._clock()
                 try:
@@ -216,11 +217,11 @@ class Sender:
             except Exception as error:
                 failure = run.reachability.judge(classify(error))
                 self._count_failure(run if request.write else None, tally, failure)
+                # A connection that failed says nothing about the quota or a brownout: only
+                # an answer from the service is news for the pacer and the gate.
+                on_failure(pacer, failure)
                 if failure.status is not None:
-                    # The service answered: its verdict is news for the pacer and the gate.
-                    # A connection that failed says nothing about the quota or a brownout.
-                    throttled = failure.kind is ErrorKind.THROTTLE
-                    pacer.on_response(throttled=throttled)
+                    self._observe_latency(self._clock() - called)
                     ticket.record(
                         unavailable=failure.kind is ErrorKind.UNAVAILABLE,
                         retry_after_s=failure.retry_after_s,
@@ -236,6 +237,7 @@ class Sender:
             finally:
                 in_flight.sending = False
             run.reachability.record_answer()
+            self._observe_latency(self._clock() - called)
             pacer.on_response(throttled=False)
             ticket.record(unavailable=False, retry_after_s=None)
             self._judge_health(run, None, probe=ticket.probe)

@@ -16,10 +16,10 @@ import contextlib
 import dataclasses
 import random as _random
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from os import PathLike
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import anyio
 import structlog
@@ -45,18 +45,23 @@ from .._model.summary import Traffic
 from .._model.update import BatchExcept
 from .._policy.brownout import BrownoutPolicy
 from .._policy.circuit import CircuitPolicy
-from .._policy.pacing import Adaptive, Pacer, Pacing
+from .._policy.concurrency import ConcurrencyPolicy
+from .._policy.pacing import Adaptive, Pacing
+from .._policy.registry import PacerRegistry, shared_pacers
 from .._policy.retry import RetryPolicy
+from .._shared.redis_quota import RedisQuota
 from ..progress import NullProgress, ProgressListener
 from ..state_aware import Hosts, MediaSelection, SendingChange, StatePlan, Strategy
 from .groups import unwrapped_group
 from .intake import Items, PlanIntake, check_items, total_of
 from .meetings import MeetingWatch
+from .pacers import PacerSource
 from .request import Outcome, Request
 from .run_state import RunState, new_run_state
 from .sender import SERVICE_UNHEALTHY, Sender
 from .settle import Settler
 from .state_runs import plan_restore, plan_sending, settle_verified
+from .workforce import Workforce
 
 __all__ = ["BulkUpdater"]
 
@@ -117,9 +122,12 @@ class BulkUpdater:
         profile: str | None = None,
         endpoint_url: str | None = None,
         client: Any | None = None,
-        max_concurrency: int = 16,
+        max_concurrency: int | None = None,
         retry: RetryPolicy | None = None,
         pacing: Pacing | None = None,
+        coordinator: RedisQuota | None = None,
+        concurrency: ConcurrencyPolicy | None = None,
+        pacers: PacerRegistry | None = None,
         brownout: BrownoutPolicy | None = None,
         circuit: CircuitPolicy | None = None,
         deadline: float | None = None,
@@ -131,22 +139,23 @@ class BulkUpdater:
         random: _random.Random | None = None,
         clock: Callable[[], float] = anyio.current_time,
     ) -> None:
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        _check_deadline(deadline)
-        if not read_timeout_s > 0:
-            raise ValueError(f"read_timeout_s must be positive seconds, got {read_timeout_s}")
+        _check_settings(
+            max_concurrency=max_concurrency, deadline=deadline, read_timeout_s=read_timeout_s
+        )
+        # A number is a fixed worker count (and so a hard cap); None sizes the workers from
+        # the pacers' rate and the latency (`ConcurrencySizer`) up to the policy's maximum.
+        policy = concurrency or ConcurrencyPolicy()
         self._settings = ClientSettings(
             region=region,
             profile=profile,
             endpoint_url=endpoint_url,
-            max_pool_connections=max(max_concurrency, 10),
+            # The pool follows the workers' upper bound (botocore's 10 would cap it silently).
+            max_pool_connections=max(max_concurrency or policy.maximum, 10),
             read_timeout_s=read_timeout_s,
         )
         if client is not None:
             warn_if_retrying(client)
         self._given_client = client
-        self._concurrency = max_concurrency
         self._retry = retry or RetryPolicy()
         self._pacing = pacing or Adaptive()
         self._brownout = brownout or BrownoutPolicy()
@@ -155,21 +164,29 @@ class BulkUpdater:
             deadline=deadline, journal=journal, features=dict(meeting_features or {})
         )
         self._progress: ProgressListener = progress or NullProgress()
-        self._grace_s = grace_s
-        self._random = random or _random.Random()
-        self._clock = clock
+        self._grace_s, self._random, self._clock = grace_s, random or _random.Random(), clock
         self._clients: ClientFactory | None = None
         self._sender: Sender | None = None
         self._run: _Run | None = None
-        # One pacer per (Region, operation), the scope of the service's quota; kept for the
-        # updater's lifetime so a second run starts at the rate the first one learned.
-        self._pacers: dict[tuple[str | None, str], Pacer] = {}
+        self._pacers = PacerSource(
+            pacing=self._pacing, registry=pacers or shared_pacers, clock=self._clock
+        )
+        self._workforce = Workforce(
+            fixed=max_concurrency, policy=policy, rate=lambda: self._pacers.rate, clock=clock
+        )
+        self._coordinator, self._stack = coordinator, cast("AsyncExitStack | None", None)
 
     async def __aenter__(self) -> Self:
         self._clients = ClientFactory(self._settings, client=self._given_client)
+        self._pacers.account = (await self._clients.access_key_id(), self._clients.endpoint_url)
+        self._pacers.default_region = self._clients.default_region
+        if self._coordinator is not None:
+            self._stack = AsyncExitStack()
+            self._pacers.link = await self._stack.enter_async_context(self._coordinator.connect())
         self._sender = Sender(
             clients=self._clients,
-            pacer_for=self._pacer,
+            pacer_for=self._pacers.pacer,
+            observe_latency=self._workforce.observe,
             retry=self._retry,
             progress=self._progress,
             random=self._random,
@@ -179,6 +196,10 @@ class BulkUpdater:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._sender = None
+        if self._stack is not None:
+            # Not shielded: the link's task group must be exited in its own cancel scope.
+            stack, self._stack, self._pacers.link = self._stack, None, None
+            await stack.aclose()
         if self._clients is not None:
             clients, self._clients = self._clients, None
             # Bounded: a connection that hangs on close must not hang the program.
@@ -238,7 +259,7 @@ class BulkUpdater:
         items, plan = _items_of(updates)
         builder = ReportBuilder(clock=self._clock, keep_results=False)
         send, receive = anyio.create_memory_object_stream[AttendeeResult](
-            max_buffer_size=self._concurrency
+            max_buffer_size=self._workforce.workers
         )
 
         async def forward(index: int, result: AttendeeResult) -> None:
@@ -346,7 +367,7 @@ class BulkUpdater:
         capabilities; attendees already back are `unchanged`, those changed by someone else
         since are not overwritten (`failed`, `ChangedSinceRun`), those gone `not_found`."""
         plan, without_previous = await plan_restore(
-            self._reader(), report, strategy=strategy, concurrency=self._concurrency
+            self._reader(), report, strategy=strategy, concurrency=self._workforce.workers
         )
         return dataclasses.replace(plan, without_previous=without_previous)
 
@@ -425,7 +446,7 @@ class BulkUpdater:
             change=change,
             strategy=strategy,
             region=region,
-            concurrency=self._concurrency,
+            concurrency=self._workforce.workers,
             resumed=resume,
         )
 
@@ -480,10 +501,12 @@ class BulkUpdater:
             clock=self._clock,
         )
         self._run = run = _Run(state=state, settings=settings, settler=settler)
+        self._pacers.gate = state.gate  # its pauses are not spells to learn the quota from
         try:
             yield run
         finally:
-            self._run = None
+            self._run = self._pacers.gate = None
+            state.gate.release()
 
     def _reader(self) -> Callable[[Request], Awaitable[Outcome]]:
         """Sends reads through the current run (its gate and stop), or a state of their own."""
@@ -541,13 +564,14 @@ class BulkUpdater:
                 self._progress.on_result(result)
                 await sink(index, result)
 
-            async with unwrapped_group() as tg:
-                if run.settings.deadline is not None:
-                    tg.start_soon(self._stop_at_deadline, run.state, run.settings.deadline)
-                async with unwrapped_group() as workers:
-                    for _ in range(self._concurrency):
-                        workers.start_soon(self._work, run, intake, deliver)
-                tg.cancel_scope.cancel()  # all settled: the deadline timer has nothing to do
+            with self._workforce.run():
+                async with unwrapped_group() as tg:
+                    if run.settings.deadline is not None:
+                        tg.start_soon(self._stop_at_deadline, run.state, run.settings.deadline)
+                    async with unwrapped_group() as workers:
+                        for _ in range(self._workforce.workers):
+                            workers.start_soon(self._work, run, intake, deliver)
+                    tg.cancel_scope.cancel()  # all settled: nothing left for the deadline
         finally:
             if journal is not None:
                 # Shielded and bounded: a cancelled run still keeps what it learned.
@@ -565,35 +589,45 @@ class BulkUpdater:
         deliver: Callable[[int, AttendeeResult], Awaitable[None]],
     ) -> None:
         # A worker takes the next update only when it is free, so nothing piles up.
-        while (job := await intake.next()) is not None:
+        async def step() -> bool:
+            job = await intake.next()
+            if job is None:
+                return False
             index, item = job
             if isinstance(item, AttendeeResult):
                 await deliver(index, item)
             elif isinstance(item, BatchExcept):
-                results = await settle_verified(
-                    item, settler=run.settler, read=self._reader(), plan=run.plan
-                )
-                # Attendees who joined during the run get indexes of their own.
-                extra = len(results) - len(item.members)
-                first_extra = intake.allocate(extra) if extra > 0 else index
-                for offset, result in enumerate(results):
-                    where = index + offset if offset < len(item.members) else first_extra
-                    first_extra += offset >= len(item.members)
-                    await deliver(where, result)
+                await self._deliver_batch(run, intake, deliver, index=index, batch=item)
             else:
                 await deliver(index, await run.settler.update(item))
+            return True
+
+        await self._workforce.work(step)
+
+    async def _deliver_batch(
+        self,
+        run: _Run,
+        intake: PlanIntake,
+        deliver: Callable[[int, AttendeeResult], Awaitable[None]],
+        *,
+        index: int,
+        batch: BatchExcept,
+    ) -> None:
+        results = await settle_verified(
+            batch, settler=run.settler, read=self._reader(), plan=run.plan
+        )
+        # Attendees who joined during the run get indexes of their own.
+        extra = len(results) - len(batch.members)
+        first_extra = intake.allocate(extra) if extra > 0 else index
+        for offset, result in enumerate(results):
+            where = index + offset if offset < len(batch.members) else first_extra
+            first_extra += offset >= len(batch.members)
+            await deliver(where, result)
 
     def _sending(self) -> Sender:
         if self._sender is None:
             raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         return self._sender
-
-    def _pacer(self, region: str | None, operation: str) -> Pacer:
-        key = (region, operation)
-        pacer = self._pacers.get(key)
-        if pacer is None:
-            pacer = self._pacers[key] = self._pacing.new_pacer(clock=self._clock)
-        return pacer
 
 
 def _items_of(updates: Items | StatePlan) -> tuple[Items, StatePlan | None]:
@@ -602,6 +636,16 @@ def _items_of(updates: Items | StatePlan) -> tuple[Items, StatePlan | None]:
         return updates.items(), updates
     check_items(updates)
     return updates, None
+
+
+def _check_settings(
+    *, max_concurrency: int | None, deadline: float | None, read_timeout_s: float
+) -> None:
+    if max_concurrency is not None and max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1, got {max_concurrency}")
+    _check_deadline(deadline)
+    if not read_timeout_s > 0:
+        raise ValueError(f"read_timeout_s must be positive seconds, got {read_timeout_s}")
 
 
 def _check_deadline(deadline: float | None) -> None:

@@ -20,10 +20,20 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 import anyio
 
-__all__ = ["Admission", "BrownoutGate", "BrownoutPolicy", "GateState", "Ticket"]
+__all__ = ["Admission", "BrownoutGate", "BrownoutPolicy", "GateState", "PauseListener", "Ticket"]
+
+
+class PauseListener(Protocol):
+    """Told when the gate holds dispatch and when it lets it go again (a pacer: a spell in
+    which nobody may send is not one it can learn the quota from)."""
+
+    def pause(self) -> None: ...
+
+    def resume(self) -> None: ...
 
 
 class GateState(Enum):
@@ -71,10 +81,28 @@ class BrownoutGate:
         self._recent: deque[bool] = deque(maxlen=self._policy.window)
         self._changed = anyio.Event()
         self.pauses = 0  # how many brownouts this gate has seen, for the report and logs
+        self._listeners: list[PauseListener] = []
+        self._held = False  # have the listeners been told to pause (and not yet to resume)?
 
     @property
     def state(self) -> GateState:
         return self._state
+
+    def subscribe(self, listener: PauseListener) -> None:
+        """Tell `listener` about every pause from now on (once per listener)."""
+        if any(known is listener for known in self._listeners):
+            return
+        self._listeners.append(listener)
+        if self._held:
+            listener.pause()
+
+    def release(self) -> None:
+        """The run is over: a pause still in progress ends for the listeners."""
+        if self._held:
+            self._held = False
+            for listener in self._listeners:
+                listener.resume()
+        self._listeners.clear()
 
     def admit(self) -> Admission:
         """Decide for one attempt that wants to send now."""
@@ -100,6 +128,10 @@ class BrownoutGate:
             else:
                 self._state = GateState.OPEN
                 self._recent.clear()
+                if self._held:
+                    self._held = False
+                    for listener in self._listeners:
+                        listener.resume()
             self._notify()
             return
         if self._state is not GateState.OPEN:
@@ -119,6 +151,7 @@ class BrownoutGate:
         self._state = GateState.PAUSED
         self._paused_until = until
         self._recent.clear()
+        self._tell_paused()
         self._notify()
 
     def abandon_probe(self) -> None:
@@ -130,6 +163,14 @@ class BrownoutGate:
         self._state = GateState.PAUSED
         self._paused_until = self._clock() + seconds
         self._recent.clear()
+        self._tell_paused()
+
+    def _tell_paused(self) -> None:
+        """The listeners hear one pause per spell, however often it is extended."""
+        if not self._held:
+            self._held = True
+            for listener in self._listeners:
+                listener.pause()
 
     def _notify(self) -> None:
         self._changed.set()

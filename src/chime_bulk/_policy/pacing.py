@@ -12,11 +12,24 @@ from __future__ import annotations
 import math
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["Adaptive", "FixedRate", "Pacer", "Pacing", "TokenBucket", "Unpaced"]
+from .classification import ErrorKind, Failure
+
+__all__ = [
+    "Adaptive",
+    "AdaptivePacer",
+    "FixedRate",
+    "Pacer",
+    "Pacing",
+    "RemotePacer",
+    "TokenBucket",
+    "Unpaced",
+    "on_failure",
+    "take_slot",
+]
 
 Clock = Callable[[], float]
 
@@ -37,8 +50,56 @@ class Pacer(Protocol):
         ...
 
     def on_response(self, *, throttled: bool) -> None:
-        """Feedback from one finished attempt: whether the service throttled it."""
+        """Feedback from one attempt the service answered: whether it throttled it.
+
+        An attempt that got no answer at all (connection refused or reset, a timeout) must
+        not be reported: it is neither an accept nor a throttle (see `on_failure`).
+        """
         ...
+
+    def pause(self) -> None:
+        """Dispatch is held (the brownout gate closed): this spell is not the pacer's doing."""
+        ...
+
+    def resume(self) -> None:
+        """Dispatch goes on again after `pause`."""
+        ...
+
+
+@runtime_checkable
+class RemotePacer(Pacer, Protocol):
+    """A pacer whose slots come from elsewhere (a shared quota in Redis): asking is a round
+    trip, so it waits for its slot itself. Its `reserve()` is its local stand-in."""
+
+    async def wait_for_slot(self, *, sleep: Callable[[float], Awaitable[None]]) -> None: ...
+
+
+async def take_slot(pacer: Pacer, *, sleep: Callable[[float], Awaitable[None]]) -> None:
+    """Wait for `pacer`'s next send slot, however it hands them out."""
+    if isinstance(pacer, RemotePacer):
+        await pacer.wait_for_slot(sleep=sleep)
+        return
+    while True:
+        # A pacer that reacted to a throttle while we waited voided the slots booked before
+        # (`epoch` moved on): they were booked at a rate the service has just refused, and
+        # sending them would only meet more 429s. Book again at the new rate.
+        epoch = getattr(pacer, "epoch", None)
+        delay = pacer.reserve()
+        if delay > 0:
+            await sleep(delay)
+        if getattr(pacer, "epoch", None) == epoch:
+            return
+
+
+def on_failure(pacer: Pacer, failure: Failure) -> None:
+    """Tell `pacer` about a failed attempt, if the service answered it.
+
+    Without an HTTP status nothing came back (refused, reset, timed out): counting that as an
+    accept would inflate the pacer's measurement of the quota, counting it as a throttle would
+    slow every worker down for a network problem.
+    """
+    if failure.status is not None:
+        pacer.on_response(throttled=failure.kind is ErrorKind.THROTTLE)
 
 
 class Pacing(Protocol):
@@ -62,15 +123,42 @@ class TokenBucket:
         self._clock = clock
         self._tokens = self._burst
         self._updated = clock()
+        self._full_s = 0.0  # seconds spent full so far: see `full_s`
 
     @property
     def rate(self) -> float:
         return self._rate
 
+    @property
+    def burst(self) -> float:
+        return self._burst
+
+    @property
+    def full_s(self) -> float:
+        """Total seconds the bucket has spent full, up to now.
+
+        A full bucket is one nobody is drawing on: the spell was not paced by it, and the
+        service's own bucket, filling alongside, was throwing its tokens away too.
+        """
+        self._refill()
+        return self._full_s
+
     def _refill(self) -> None:
         now = self._clock()
-        self._tokens = min(self._burst, self._tokens + (now - self._updated) * self._rate)
+        elapsed = now - self._updated
+        if elapsed > 0:
+            to_full = (self._burst - self._tokens) / self._rate
+            self._full_s += max(0.0, elapsed - max(to_full, 0.0))
+        self._tokens = min(self._burst, self._tokens + elapsed * self._rate)
         self._updated = now
+
+    def skip(self) -> None:
+        """Let the time since the last update pass without refilling (dispatch was held).
+
+        After a brownout pause the run must go on at its rate, not burst into a service that
+        has just come back.
+        """
+        self._updated = self._clock()
 
     def set_rate(self, rate: float) -> None:
         self._refill()
@@ -80,6 +168,12 @@ class TokenBucket:
         """Forget saved-up tokens (the service's own bucket is evidently empty)."""
         self._refill()
         self._tokens = min(self._tokens, 0.0)
+
+    def void_bookings(self) -> None:
+        """Forget saved-up tokens and every slot booked ahead: the next slot is one interval
+        from now (the waiters that held the voided slots book again)."""
+        self._refill()
+        self._tokens = 0.0
 
     def reserve(self) -> float:
         self._refill()
@@ -101,6 +195,12 @@ class _FixedPacer:
     def on_response(self, *, throttled: bool) -> None:
         """A fixed rate ignores feedback: the user said how fast."""
 
+    def pause(self) -> None:
+        """Nothing to learn from a pause."""
+
+    def resume(self) -> None:
+        """Nothing to learn from a pause."""
+
 
 class _UnpacedPacer:
     rate = math.inf
@@ -109,6 +209,12 @@ class _UnpacedPacer:
         return 0.0
 
     def on_response(self, *, throttled: bool) -> None:
+        """Nothing to adapt."""
+
+    def pause(self) -> None:
+        """Nothing to adapt."""
+
+    def resume(self) -> None:
         """Nothing to adapt."""
 
 
@@ -156,8 +262,19 @@ class Adaptive:
     - Later throttles: drop to `margin` times the rate accepted since the previous throttle
       (when that was at most `interval_max_s` ago) — a measurement, not a guess — and from
       then on probe upward by only `probe_growth` per second, faster the longer nothing is
-      throttled, so a quota raised mid-run is still found. The 429s that follow one within
-      `react_gap_s` are the same event. `max_rate` caps everything.
+      throttled, so a quota raised mid-run is still found. Below `probe_full_rate` the probing
+      slows in proportion to the rate: each probe ends in a throttle that costs the one or two
+      requests then in flight, a larger share of the requests the slower they go (at the
+      documented 10/s, probing at the full pace would throttle ~3 % of them). The 429s that
+      follow one within `react_gap_s` are the same event. `max_rate` caps everything.
+    - A first throttle within `first_window_s` of the start is measured too: the service's
+      bucket began full (the documented `burst`) and is empty now, so it accepted `burst`
+      plus the quota times the time since the start.
+    - Idle spells do not count: a measurement divides by the time the pacer was what
+      limited the sends, which leaves out spells when its bucket was full (nobody wanted a
+      slot) and spells when the brownout gate held dispatch (`pause` … `resume`; the bucket
+      does not save up tokens then, so the run resumes at its rate instead of bursting).
+      Dividing by wall time instead would take a 3 s brownout at 100/s for a quota of ~61/s.
     """
 
     initial_rate: float = 10.0
@@ -171,9 +288,16 @@ class Adaptive:
     first_window_s: float = 1.0
     interval_max_s: float = 10.0
     react_gap_s: float = 0.5
+    probe_full_rate: float = 50.0
 
     def __post_init__(self) -> None:
-        for name in ("initial_rate", "min_rate", "first_window_s", "interval_max_s"):
+        for name in (
+            "initial_rate",
+            "min_rate",
+            "first_window_s",
+            "interval_max_s",
+            "probe_full_rate",
+        ):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_rate is not None and not self.max_rate >= self.min_rate:
@@ -211,6 +335,23 @@ class AdaptivePacer:
         self._accepted_at_throttle = 0
         self._recent_accepts: deque[float] = deque()  # for the first estimate
         self._recent_slots: deque[float] = deque()  # demand: slots booked in the last second
+        # Seconds the pacer did not limit the sends: the bucket full, or dispatch paused.
+        self._paused_s = 0.0  # finished pauses
+        self._pauses = 0  # pauses in progress (several runs may share one pacer)
+        self._paused_since = 0.0
+        self._idle_at_throttle = 0.0
+        self.epoch = 0  # moves on when booked slots are voided (a throttle was reacted to)
+
+    @classmethod
+    def continuing(cls, settings: Adaptive, *, rate: float, clock: Clock) -> AdaptivePacer:
+        """A pacer taking over at `rate` from another that learned it (the shared quota
+        became unreachable): no slow start, no saved-up burst, only slow probing."""
+        pacer = cls(settings, clock=clock)
+        pacer._bucket.set_rate(pacer._clamp(rate))
+        pacer._bucket.drain()
+        pacer._last_throttle = pacer._started  # as though it had just measured the quota
+        pacer._measured_once = True
+        return pacer
 
     @property
     def rate(self) -> float:
@@ -225,7 +366,38 @@ class AdaptivePacer:
         while times and times[0] < horizon:
             times.popleft()
 
+    def idle_s(self) -> float:
+        """Seconds so far in which the pacer was not what limited the sends."""
+        self._hold_if_paused()
+        paused = self._paused_s
+        if self._pauses:
+            paused += self._clock() - self._paused_since
+        return self._bucket.full_s + paused
+
+    def _hold_if_paused(self) -> None:
+        # While paused the bucket neither refills nor counts as full: the pause is counted
+        # once, as a pause.
+        if self._pauses:
+            self._bucket.skip()
+
+    def pause(self) -> None:
+        if self._pauses == 0:
+            self._bucket.full_s  # noqa: B018 -- settle the idle time up to the pause
+            self._paused_since = self._clock()
+        self._pauses += 1
+
+    def resume(self) -> None:
+        if self._pauses == 0:
+            return
+        self._hold_if_paused()
+        self._pauses -= 1
+        if self._pauses == 0:
+            now = self._clock()
+            self._paused_s += now - self._paused_since
+            self._last_adjust = now  # no growth for a spell nobody sent in
+
     def reserve(self) -> float:
+        self._hold_if_paused()
         now = self._clock()
         self._recent_slots.append(now)
         self._trim(self._recent_slots, now - 1.0)
@@ -249,11 +421,14 @@ class AdaptivePacer:
             quiet = now - self._last_throttle
             growth = min(
                 self._settings.growth,
-                self._settings.probe_growth * (1 + quiet / self._settings.interval_max_s),
+                self._settings.probe_growth
+                * (1 + quiet / self._settings.interval_max_s)
+                * min(1.0, self.rate / self._settings.probe_full_rate),
             )
         self._bucket.set_rate(self._clamp(self.rate * math.exp(growth * elapsed)))
 
     def on_response(self, *, throttled: bool) -> None:
+        self._hold_if_paused()
         now = self._clock()
         if not throttled:
             self._accepted_total += 1
@@ -266,17 +441,38 @@ class AdaptivePacer:
         gap = max(self._settings.react_gap_s, _MIN_MEASURED / self.rate)
         if last is not None and now - last < gap:
             return
-        self._bucket.set_rate(self._clamp(self._settings.margin * self._measured(now, last)))
-        self._bucket.drain()  # the service's bucket is empty: ours must not burst into it
+        idle = self.idle_s()
+        measured = self._measured(
+            now,
+            last,
+            limited_s=None if last is None else (now - last - (idle - self._idle_at_throttle)),
+        )
+        self._bucket.set_rate(self._clamp(self._settings.margin * measured))
+        # The service's bucket is empty: ours must not burst into it, and the slots booked
+        # ahead at the old rate are void (their waiters book again: see `take_slot`).
+        self._bucket.void_bookings()
+        self.epoch += 1
         self._last_throttle = now
         self._last_adjust = now
         self._accepted_at_throttle = self._accepted_total
+        self._idle_at_throttle = idle
 
-    def _measured(self, now: float, last_throttle: float | None) -> float:
-        """The rate the service accepted: the quota, when its bucket was empty at both ends."""
-        if last_throttle is not None and now - last_throttle <= self._settings.interval_max_s:
+    def _measured(
+        self, now: float, last_throttle: float | None, *, limited_s: float | None
+    ) -> float:
+        """The rate the service accepted: the quota, when its bucket was empty at both ends.
+
+        `limited_s` is the time since the last throttle in which the pacer limited the sends.
+        """
+        if limited_s is not None and 0 < limited_s <= self._settings.interval_max_s:
             self._measured_once = True
-            return (self._accepted_total - self._accepted_at_throttle) / (now - last_throttle)
+            return (self._accepted_total - self._accepted_at_throttle) / limited_s
+        since_start = now - self._started
+        if last_throttle is None and 0 < since_start <= self._settings.first_window_s:
+            # The burst the service began with, plus its quota for the time since: all it
+            # could accept, and (its bucket being empty now) all it did.
+            estimate = (self._accepted_total - self._bucket.burst) / since_start
+            return max(estimate, 0.5 * min(self.rate, self._settings.initial_rate))
         # No earlier throttle to measure from: the rate accepted over the last window. Early
         # in a run that includes the opening burst, so it errs high, which the next throttle
         # corrects within one gap; erring low would be corrected only by slow probing.

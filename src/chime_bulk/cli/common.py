@@ -19,6 +19,8 @@ from .._io.fields import REPORT_FORMATS
 from .._policy.circuit import CircuitPolicy
 from .._policy.pacing import Adaptive
 from .._policy.retry import RetryPolicy
+from .._shared.redis_quota import ENV_VAR as COORDINATE_ENV_VAR
+from .._shared.redis_quota import RedisQuota
 
 __all__ = ["CommonOptions", "ExitCode", "changing_options", "common_options"]
 
@@ -40,8 +42,9 @@ class CommonOptions:
     region: str | None
     profile: str | None
     endpoint_url: str | None
-    concurrency: int
+    concurrency: int | None
     max_rate: float | None
+    coordinate: str | None = None
     max_attempts: int
     deadline: float | None
     log_format: Literal["console", "json"]
@@ -66,6 +69,7 @@ class CommonOptions:
             "endpoint_url": self.endpoint_url,
             "max_concurrency": self.concurrency,
             "pacing": self.pacing(),
+            "coordinator": None if self.coordinate is None else RedisQuota(url=self.coordinate),
             "retry": self.retry(),
             "deadline": self.deadline,
             "circuit": CircuitPolicy(max_sick_s=self.max_sick_s),
@@ -106,6 +110,20 @@ def _positive(ctx: click.Context, param: click.Parameter, value: float | None) -
     return value
 
 
+def _redis_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    try:
+        RedisQuota(url=value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+    try:
+        import coredis  # noqa: F401 -- a missing extra is a usage error, found before sending
+    except ImportError:
+        raise click.BadParameter("needs the redis extra: pip install 'chime-bulk[redis]'") from None
+    return value
+
+
 _COMMON_OPTIONS: Final = [
     click.option("--region", help="Control Region of the meetings (default: AWS chain)."),
     click.option("--profile", help="AWS profile for credentials and Region."),
@@ -122,9 +140,16 @@ _COMMON_OPTIONS: Final = [
     click.option(
         "--concurrency",
         type=click.IntRange(1, 256),
-        default=16,
-        show_default=True,
-        help="Requests in flight at once.",
+        default=None,
+        help="Requests in flight at once (default: sized from the rate and the latency, 4 to 256).",
+    ),
+    click.option(
+        "--coordinate",
+        envvar=COORDINATE_ENV_VAR,
+        callback=_redis_url,
+        metavar="redis://HOST:PORT/DB",
+        help="Share one quota with every process and host using this Redis "
+        f"(env {COORDINATE_ENV_VAR}; needs the redis extra).",
     ),
     click.option(
         "--max-rate",
@@ -174,7 +199,8 @@ _COMMON_OPTIONS: Final = [
 
 
 def common_options(function: F) -> F:
-    """--region --profile --endpoint-url --concurrency --max-rate --max-attempts --deadline
+    """--region --profile --endpoint-url --concurrency --coordinate --max-rate --max-attempts
+    --deadline
     --log-format --quiet --verbose --no-progress, gathered into `CommonOptions` as `common`."""
 
     def gather(**kwargs: Any) -> Any:
@@ -185,6 +211,7 @@ def common_options(function: F) -> F:
             endpoint_url=check_endpoint(kwargs.pop("endpoint_url"), allow_insecure=allow_insecure),
             concurrency=kwargs.pop("concurrency"),
             max_rate=kwargs.pop("max_rate"),
+            coordinate=kwargs.pop("coordinate"),
             max_attempts=kwargs.pop("max_attempts"),
             deadline=kwargs.pop("deadline"),
             max_sick_s=kwargs.pop("max_sick_s"),

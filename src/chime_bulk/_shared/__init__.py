@@ -1,0 +1,1 @@
+"""Pacing shared beyond one process: a quota kept in Redis."""

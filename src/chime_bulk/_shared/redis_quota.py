@@ -1,0 +1,329 @@
+"""`RedisQuota`: every process and host that reaches one account, Region and operation draws
+on one token bucket in Redis, and learns from every throttle any of them meets.
+
+The bucket and the adaptive estimate live in one Redis hash per scope, changed only by one Lua
+script (`bucket_script.py`), so each change is atomic and one round trip books one slot.
+Accepts are folded into the caller's next booking rather than sent on their own, so the
+traffic to Redis is one call per send.
+
+Redis is a helper, not a dependency of the run: when a call fails or takes longer than
+`timeout_s`, the pacer logs one warning (`shared quota unreachable; pacing locally`) and
+carries on with a local `AdaptivePacer` that starts at the rate this process was getting, with
+no saved-up burst. It asks Redis again after `retry_after_s`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import anyio
+import anyio.abc
+import structlog
+
+from .._policy.pacing import Adaptive, AdaptivePacer, Clock
+from .._policy.scope import QuotaScope
+from .bucket_script import BUCKET_SCRIPT
+
+__all__ = ["RedisQuota", "RedisQuotaLink", "SharedPacer"]
+
+_log = structlog.get_logger("chime_bulk")
+
+#: Environment variable the CLI reads for `--coordinate`.
+ENV_VAR: Final = "CHIME_BULK_COORDINATE"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RedisQuota:
+    """Share pacing through Redis at `url` (`redis://HOST:PORT/DB`, `rediss://` for TLS).
+
+    >>> BulkUpdater(coordinator=RedisQuota(url="redis://10.0.0.5:6379/0"))  # doctest: +SKIP
+
+    Needs the `redis` extra (`pip install 'chime-bulk[redis]'`). Keys are
+    `{key}:{account fingerprint}:{Region}:{operation}:{settings}` and expire after `ttl_s`
+    without use. Only `Adaptive` pacing is shared; a fixed rate or `Unpaced` is the caller's
+    own decision and stays local.
+    """
+
+    url: str
+    key: str = "chime-bulk:quota"
+    timeout_s: float = 0.25
+    retry_after_s: float = 10.0
+    ttl_s: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"url must be redis://HOST:PORT/DB, got {self.url!r}")
+        if not self.key:
+            raise ValueError("key must not be empty")
+        for name in ("timeout_s", "retry_after_s", "ttl_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @asynccontextmanager
+    async def connect(self) -> AsyncIterator[RedisQuotaLink]:
+        """The live connection for one `BulkUpdater`'s lifetime."""
+        try:
+            import coredis  # noqa: F401 -- fail here, clearly, without the extra
+        except ImportError:  # pragma: no cover - the extra is part of the test install
+            raise RuntimeError(
+                "RedisQuota needs coredis: pip install 'chime-bulk[redis]'"
+            ) from None
+        link = RedisQuotaLink(self)
+        async with anyio.create_task_group() as tg:
+            await tg.start(link.serve)
+            try:
+                yield link
+            finally:
+                link.close()
+
+
+def _safe(url: str) -> str:
+    """The URL without a password, for events."""
+    head, sep, tail = url.rpartition("@")
+    if not sep:
+        return url
+    scheme, _, _ = head.partition("://")
+    return f"{scheme}://***@{tail}"
+
+
+@dataclass(slots=True, eq=False)
+class _Call:
+    """One booking waiting for the link's task to make it."""
+
+    key: str
+    args: list[float | int]
+    done: anyio.Event = field(default_factory=anyio.Event)
+    result: tuple[float, float, float, int] | None = None
+    error: Exception | None = None
+
+
+class RedisQuotaLink:
+    """One connection to the shared quota; makes one `SharedPacer` per scope.
+
+    coredis runs its connections in a task group of the task that enters its client, and a
+    connection that dies (the server killed) fails that group, cancelling everything in it.
+    So one task of the link's own owns the client and makes every call, and the workers hand
+    it their bookings: Redis going away can then end only that task's session, never a run.
+    """
+
+    def __init__(self, quota: RedisQuota) -> None:
+        self.quota = quota
+        # Bounded: when Redis is so slow that a queue builds, the bookings time out and the
+        # pacers go local, which is the point of the bound.
+        self._send, self._receive = anyio.create_memory_object_stream[_Call](1024)
+        self._current: _Call | None = None  # the booking being made
+
+    def pacer(self, scope: QuotaScope, settings: Adaptive, *, clock: Clock) -> SharedPacer:
+        key = f"{self.quota.key}:{scope.fingerprint()}:{_settings_tag(settings)}"
+        return SharedPacer(self, key=key, settings=settings, clock=clock)
+
+    def close(self) -> None:
+        self._send.close()
+
+    async def book(
+        self, key: str, *, throttled: bool, accepted: int, settings: Adaptive
+    ) -> tuple[float, float, float, int]:
+        """One round trip: fold in the feedback, book one slot; (delay, rate, Redis time,
+        epoch)."""
+        args: list[float | int] = [
+            int(throttled),
+            accepted,
+            settings.initial_rate,
+            settings.burst,
+            -1 if settings.max_rate is None else settings.max_rate,
+            settings.min_rate,
+            settings.growth,
+            settings.regrowth,
+            settings.probe_growth,
+            settings.margin,
+            settings.interval_max_s,
+            settings.react_gap_s,
+            int(self.quota.ttl_s * 1000),
+            settings.probe_full_rate,
+            settings.first_window_s,
+        ]
+        call = _Call(key=key, args=args)
+        try:
+            self._send.send_nowait(call)
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise ConnectionError("the shared quota's queue is full or closed") from None
+        with anyio.fail_after(self.quota.timeout_s):
+            await call.done.wait()
+        if call.error is not None:
+            raise call.error
+        assert call.result is not None
+        return call.result
+
+    async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
+        """Make the bookings, one session (client) at a time; a failed session ends with
+        its call failed, and the next booking opens a new one."""
+        task_status.started()
+        async with self._receive:
+            while True:
+                try:
+                    first = await self._receive.receive()
+                except anyio.EndOfStream:
+                    return
+                try:
+                    await self._session(first)
+                except Exception as error:  # Redis went away: the pacers decide what follows
+                    call = self._current
+                    if call is not None and not call.done.is_set():
+                        call.error = (
+                            error
+                            if isinstance(error, ConnectionError)
+                            else ConnectionError(repr(error))
+                        )
+                        call.done.set()
+                    _log.debug("shared quota session ended", error=repr(error))
+                else:
+                    return  # the stream ended: the updater is closing
+
+    async def _session(self, call: _Call) -> None:
+        """Serve bookings on one client until the stream ends or a call fails (raises)."""
+        import coredis
+
+        client: Any = coredis.Redis.from_url(self.quota.url, decode_responses=True)
+        self._current = call
+        async with client:
+            script: Any = client.register_script(BUCKET_SCRIPT)
+            while True:
+                current = self._current
+                delay, rate, now, epoch = await script(keys=[current.key], args=current.args)
+                current.result = (float(delay), float(rate), float(now), int(epoch))
+                current.done.set()
+                try:
+                    self._current = await self._receive.receive()
+                except anyio.EndOfStream:
+                    return
+
+
+def _settings_tag(settings: Adaptive) -> str:
+    # Runs with different settings (say, another --max-rate) keep apart, as they do in one
+    # process: a bucket's rules must be the same for everyone drawing on it.
+    import hashlib
+
+    return hashlib.sha256(repr(settings).encode()).hexdigest()[:8]
+
+
+class SharedPacer:
+    """A pacer whose bucket is in Redis (a `RemotePacer`); local while Redis is away."""
+
+    def __init__(
+        self, link: RedisQuotaLink, *, key: str, settings: Adaptive, clock: Clock = time.monotonic
+    ) -> None:
+        self._link = link
+        self._key = key
+        self._settings = settings
+        self._clock = clock
+        self._rate = settings.initial_rate
+        self._accepted = 0  # accepts not yet told to Redis
+        self._throttled = False  # a throttle not yet told to Redis
+        self._local: AdaptivePacer | None = None
+        self._retry_at = 0.0
+        self._slots: deque[float] = deque()  # this process's slots in the last second
+        self.fallbacks = 0  # how often Redis went away, for tests and events
+        self._epoch = 0  # the newest epoch of the shared bucket seen by this process
+
+    @property
+    def rate(self) -> float:
+        return self._local.rate if self._local is not None else self._rate
+
+    @property
+    def remote(self) -> bool:
+        return self._local is None
+
+    def reserve(self) -> float:
+        """The local stand-in, for callers that cannot wait for a round trip."""
+        return self._fallback_pacer().reserve()
+
+    async def wait_for_slot(self, *, sleep: Callable[[float], Awaitable[None]]) -> None:
+        while not await self._one_slot(sleep):
+            pass  # the slot was voided by a throttle while we waited: book again
+
+    async def _one_slot(self, sleep: Callable[[float], Awaitable[None]]) -> bool:
+        """Wait for one booked slot; False when a throttle voided it meanwhile."""
+        now = self._clock()
+        if self._local is None or now >= self._retry_at:
+            try:
+                delay, self._rate, _, epoch = await self._link.book(
+                    self._key,
+                    throttled=self._throttled,
+                    accepted=self._accepted,
+                    settings=self._settings,
+                )
+            except Exception as error:  # any failure of Redis means "go local"
+                self._go_local(error)
+            else:
+                if self._local is not None:
+                    self._local = None
+                    _log.info("shared quota reachable again", key=self._key)
+                self._accepted = 0
+                self._throttled = False
+                self._count_slot(now)
+                # Any booking of this process may bring news of a voiding throttle.
+                self._epoch = max(self._epoch, epoch)
+                if delay > 0:
+                    await sleep(delay)
+                return self._epoch == epoch or self._local is not None
+        self._count_slot(now)
+        local = self._fallback_pacer()
+        before = local.epoch
+        delay = local.reserve()
+        if delay > 0:
+            await sleep(delay)
+        return local.epoch == before
+
+    def _count_slot(self, now: float) -> None:
+        self._slots.append(now)
+        while self._slots and self._slots[0] < now - 1.0:
+            self._slots.popleft()
+
+    def _fallback_pacer(self) -> AdaptivePacer:
+        if self._local is None:
+            self._go_local(None)
+        assert self._local is not None
+        return self._local
+
+    def _go_local(self, error: BaseException | None) -> None:
+        """Pace locally from now on, until `retry_after_s` has passed; every worker whose
+        booking failed at the same moment shares the one stand-in."""
+        self._retry_at = self._clock() + self._link.quota.retry_after_s
+        if self._local is not None:
+            return
+        # This process's share of the shared rate is the rate it was getting slots at; pacing
+        # at the whole shared rate would let N processes send N times the quota.
+        share = len(self._slots) if self._slots else self._rate
+        rate = min(self._rate, max(share, self._settings.min_rate))
+        self._local = AdaptivePacer.continuing(self._settings, rate=rate, clock=self._clock)
+        if error is not None:
+            self.fallbacks += 1
+            _log.warning(
+                "shared quota unreachable; pacing locally",
+                key=self._key,
+                error=type(error).__name__,
+                rate=round(rate, 2),
+                retry_in_s=self._link.quota.retry_after_s,
+            )
+
+    def on_response(self, *, throttled: bool) -> None:
+        if self._local is not None:
+            self._local.on_response(throttled=throttled)
+        elif throttled:
+            self._throttled = True
+        else:
+            self._accepted += 1
+
+    def pause(self) -> None:
+        # The shared bucket keeps running for the other processes; a local stand-in pauses.
+        if self._local is not None:
+            self._local.pause()
+
+    def resume(self) -> None:
+        if self._local is not None:
+            self._local.resume()

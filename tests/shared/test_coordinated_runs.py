@@ -1,0 +1,96 @@
+"""Runs coordinated through a real Redis: the server killed mid-run is survived, paced."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import pytest
+
+from chime_bulk import BulkUpdater, Capabilities, Status, Update
+from chime_bulk._shared.redis_quota import RedisQuota
+from chime_bulk.emulator import Emulator, RateLimit
+
+from .redis_server import RedisServer
+
+pytestmark = [
+    pytest.mark.anyio,
+    pytest.mark.slow,
+    pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning"),
+]
+
+UPDATE = "UpdateAttendeeCapabilities"
+MUTE = Capabilities("SendReceive", "Receive", "None")
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def test_redis_killed_mid_run_the_run_finishes_paced_with_a_warning(
+    redis_server: RedisServer, log_events: list[MutableMapping[str, Any]]
+) -> None:
+    """Killing redis-server after 250 of 500 updates: every update still succeeds, one
+    warning says pacing went local, and no second after the kill sends more than the rate the
+    shared pacer had (give or take its slow upward probing and two slots): no burst, no
+    unpaced spell."""
+    with Emulator(rates={UPDATE: RateLimit(50, 20), "*": RateLimit(0, 0)}, seed=3) as emulator:
+        meetings = emulator.seed(meetings=2, attendees=250)
+        updates = [
+            Update(meeting_id=meeting, attendee_id=attendee, capabilities=MUTE)
+            for meeting, attendees in meetings.items()
+            for attendee in attendees
+        ]
+        statuses: list[Status] = []
+        async with (
+            BulkUpdater(
+                endpoint_url=emulator.endpoint_url, coordinator=RedisQuota(url=redis_server.url)
+            ) as bulk,
+            bulk.stream(updates) as results,
+        ):
+            async for result in results:
+                statuses.append(result.status)
+                if len(statuses) == 250:
+                    (pacer,) = bulk._pacers.pacers()
+                    rate_at_kill = pacer.rate
+                    redis_server.kill()
+                    killed_at = emulator.requests[-1].time
+        writes = [r for r in emulator.requests if r.operation == UPDATE]
+
+    assert statuses == [Status.SUCCEEDED] * 500
+    warnings = [e for e in log_events if e["event"] == "shared quota unreachable; pacing locally"]
+    assert len(warnings) == 1
+    assert warnings[0]["log_level"] == "warning"
+    after = [r.time for r in writes if r.time > killed_at + 0.5]  # slots booked before: out
+    busiest = max(sum(1 for t in after if start <= t < start + 1.0) for start in after)
+    assert busiest <= 1.05 * rate_at_kill + 2, (busiest, rate_at_kill)
+    assert rate_at_kill <= 50 + 20  # and that rate was a paced one
+
+
+async def test_two_coordinated_updaters_draw_on_one_bucket(redis_server: RedisServer) -> None:
+    """Two updaters (two connections to Redis) running at once against a 40/s quota share it:
+    together they get throttled no more than one would alone."""
+    import anyio
+
+    with Emulator(rates={UPDATE: RateLimit(40, 20), "*": RateLimit(0, 0)}, seed=4) as emulator:
+        meetings = emulator.seed(meetings=2, attendees=150)
+        groups = [
+            [Update(meeting_id=m, attendee_id=a, capabilities=MUTE) for a in attendees]
+            for m, attendees in meetings.items()
+        ]
+        reports = []
+
+        async def one(updates: list[Update]) -> None:
+            quota = RedisQuota(url=redis_server.url)
+            async with BulkUpdater(endpoint_url=emulator.endpoint_url, coordinator=quota) as bulk:
+                reports.append(await bulk.run(updates))
+
+        async with anyio.create_task_group() as tg:
+            for updates in groups:
+                tg.start_soon(one, updates)
+        writes = [r for r in emulator.requests if r.operation == UPDATE]
+
+    assert all(report.ok for report in reports)
+    throttled = sum(1 for r in writes if r.status == 429)
+    assert throttled <= 0.05 * 300
