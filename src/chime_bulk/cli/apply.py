@@ -16,7 +16,7 @@ from .._engine.intake import Item
 from .._engine.updater import BulkUpdater
 from .._io.plans import Plan, read_plan
 from .._model.errors import PlanError
-from .._model.results import AttendeeResult, Status
+from .._model.results import AttendeeResult
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .journaling import prepare_journal
@@ -36,10 +36,7 @@ def _items(plan: Plan, done: dict[tuple[str, str], AttendeeResult]) -> Iterator[
         (line, done.get(update.key, update))
         for line, update in zip(plan.lines, plan.updates, strict=True)
     )
-    bad = (
-        (entry.line, AttendeeResult.unsent(entry.update, Status.INVALID, "; ".join(entry.problems)))
-        for entry in plan.invalid
-    )
+    bad = ((entry.line, entry.result()) for entry in plan.invalid)
     for _, item in heapq.merge(valid, bad, key=lambda entry: entry[0]):
         yield item
 
