@@ -144,7 +144,7 @@ def read_plan(
         return _read(Lines(text), source=source, chosen=format, skip_invalid=skip_invalid)
     assert path is not None
     source = os.fspath(path)
-    chosen = format or _format_of(source)
+    chosen = format or plan_format_of(source)
     try:
         with open(path, "rb") as stream:
             return _read(Lines(stream), source=source, chosen=chosen, skip_invalid=skip_invalid)
@@ -162,7 +162,7 @@ def write_plan(
 
     Returns how many updates were written. `Update.previous` is not part of a plan.
     """
-    chosen = format or _format_of(os.fspath(path))
+    chosen = format or plan_format_of(os.fspath(path))
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
@@ -236,7 +236,7 @@ def _ends_line(chunk: bytes | str) -> bool:
     return chunk[-1:] in ("\n", b"\n")
 
 
-def _format_of(source: str) -> PlanFormat:
+def plan_format_of(source: str) -> PlanFormat:
     chosen = format_for_suffix(source, PLAN_FORMATS)
     if chosen is None:
         raise PlanError.single(
@@ -445,7 +445,7 @@ def _json_capabilities(value: Any, messages: list[str]) -> Capabilities | None:
             values.append(media)
     if len(values) != len(_CAPABILITY_KEYS):
         return None
-    return _capabilities(*values)
+    return shared_capabilities(*values)
 
 
 def _json_object(update: Update) -> dict[str, Any]:
@@ -513,7 +513,7 @@ def _parse_csv_row(row: list[str], header: list[str]) -> Update:
     ]
     if messages:
         raise _Unparseable(messages, (cells["meeting_id"], cells["attendee_id"]))
-    capabilities = _capabilities(cells["audio"], cells["video"], cells["content"])
+    capabilities = shared_capabilities(cells["audio"], cells["video"], cells["content"])
     region = sys.intern(cells["region"]) if cells.get("region") else None
     return Update(
         meeting_id=sys.intern(cells["meeting_id"]),
@@ -539,7 +539,7 @@ def _csv_row(update: Update) -> list[str]:
 
 
 @functools.lru_cache(maxsize=128)
-def _capabilities(audio: str, video: str, content: str) -> Capabilities:
+def shared_capabilities(audio: str, video: str, content: str) -> Capabilities:
     # Only 64 triples exist: every update of a plan shares one of them.
     return Capabilities(audio, video, content)
 
@@ -672,7 +672,8 @@ class _Collector:
     def finish(self, *, sha256: str) -> Plan:
         self.problems.raise_if_any()
         if not self._updates:
-            what = "no line of the plan is valid" if self._invalid else "the plan is empty"
+            skipped = self._invalid or self._skipped
+            what = "no line of the plan is valid" if skipped else "the plan is empty"
             self._warnings.append(f"{self.source}: {what}; nothing to send")
         return Plan(
             updates=self._updates,

@@ -15,7 +15,7 @@ from rich.console import Console
 from .._io.journal import Journal, load_journal
 from .._model.errors import JournalError
 from .._model.results import AttendeeResult
-from .output import print_error
+from .output import print_error, print_problems
 
 __all__ = ["JournalSetup", "prepare_journal"]
 
@@ -33,12 +33,28 @@ class JournalSetup:
 
 
 def prepare_journal(
-    path: str | None, *, resume: bool, fingerprint: str | None, console: Console
+    path: str | None,
+    *,
+    resume: bool,
+    fingerprint: str | None,
+    console: Console,
+    missing_ok: bool = False,
 ) -> JournalSetup | None:
-    """Open the journal a command asked for; None (after printing why) when it cannot be."""
+    """Open the journal a command asked for; None (after printing why) when it cannot be.
+
+    `--resume` with no journal is an error (a mistyped path would silently resend all),
+    unless `missing_ok` (`--resume-if-exists`) says that starting afresh is meant.
+    """
     if path is None:
         return JournalSetup()
     target = Path(path)
+    if resume and not missing_ok and not target.exists():
+        print_error(
+            console,
+            f"journal {path} does not exist, so there is nothing to resume: check the path, "
+            "or pass --resume-if-exists to start afresh when it is missing; nothing was sent",
+        )
+        return None
     if not resume and target.is_file() and target.stat().st_size > 0:
         print_error(
             console,
@@ -52,7 +68,11 @@ def prepare_journal(
             setup.done = load_journal(path, plan_sha256=fingerprint)
             console.print(f"resuming: {len(setup.done)} update(s) already final in {path}")
         setup.journal = Journal.open(path, plan_sha256=fingerprint, resume=resume)
-    except (JournalError, OSError) as error:
-        print_error(console, f"journal {path}: {error}")
+    except JournalError as error:
+        # Its problems name the file already ("run.journal:1: …"): no second "journal PATH".
+        print_problems(console, error, what=f"journal {path}")
+        return None
+    except OSError as error:
+        print_error(console, f"cannot open journal {path}: {error.strerror}; nothing was sent")
         return None
     return setup
