@@ -106,7 +106,7 @@ def _dry_run(
     spool: ResultSpool | None = None,
 ) -> Report:
     """The report a run would start from: `planned` for what would be sent; nothing is sent."""
-    builder: ReportBuilder | ResultSpool = spool or ReportBuilder()
+    builder: ReportBuilder | ResultSpool = ReportBuilder() if spool is None else spool
     if isinstance(items, StatePlan):
         for meeting in items.meetings:
             console.print(meeting.describe(), highlight=False)
