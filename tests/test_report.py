@@ -502,3 +502,35 @@ def test_plan_error_survives_pickling() -> None:
     """PlanError pickles with its problems."""
     error = PlanError.single("bad", line=3, source="p.csv")
     assert pickle.loads(pickle.dumps(error)).problems == error.problems
+
+
+def test_truncated_json_report_says_it_ends_early(tmp_path: Path) -> None:
+    """A .json report cut off part-way is one problem saying the file ends early, on its line."""
+    path = tmp_path / "r.json"
+    text = json.dumps(built(SUCCEEDED, NOT_FOUND).to_dict(), indent=1)
+    path.write_text(text[: len(text) // 2])
+    [(line, message)] = read_problems(path)
+    assert message == "the file ends early (truncated?)"
+    assert line == text[: len(text) // 2].count("\n") + 1
+
+
+def test_truncated_jsonl_report_names_its_torn_last_line(tmp_path: Path) -> None:
+    """A .jsonl report whose last line is cut off says so on that line."""
+    path = tmp_path / "r.jsonl"
+    good = json.dumps(SUCCEEDED.to_dict())
+    path.write_text(f"{good}\n{good[:40]}")
+    assert read_problems(path) == [(2, "the last line is cut short (truncated?)")]
+
+
+def test_jsonl_of_another_kind_is_refused_once(tmp_path: Path) -> None:
+    """A plan passed as a .jsonl report is one problem on line 1, not one per line."""
+    path = tmp_path / "r.jsonl"
+    line = json.dumps({"MeetingId": "m", "AttendeeId": "a", "Capabilities": {}})
+    path.write_text(f"{line}\n" * 50)
+    assert read_problems(path) == [
+        (
+            1,
+            "not a chime-bulk .jsonl report: its first line has no 'status' "
+            "(found keys ['AttendeeId', 'Capabilities', 'MeetingId'])",
+        )
+    ]
