@@ -81,7 +81,7 @@ _SHOWN_PER_KIND = 3
 
 #: How the rest of a kind of problem is summed up: "… and 7,633 more lines that are not UTF-8".
 _KIND_PHRASES: tuple[tuple[str, str], ...] = (
-    ("not UTF-8", "that are not UTF-8 text"),
+    ("not UTF-N", "that are not UTF-8 text"),  # kinds have their numbers taken out
     ("binary data", "of binary data"),
     ("line is N bytes long", "that are too long"),
     ("not valid JSON", "that are not valid JSON"),
