@@ -534,3 +534,12 @@ def test_jsonl_of_another_kind_is_refused_once(tmp_path: Path) -> None:
             "(found keys ['AttendeeId', 'Capabilities', 'MeetingId'])",
         )
     ]
+
+
+def test_csv_report_without_its_header_row_says_so(tmp_path: Path) -> None:
+    """A CSV whose first line is data is 'no header row', not one unknown column per cell."""
+    path = tmp_path / "r.csv"
+    path.write_text("79ee1d05-0000-4000-8000-000000000000,x,succeeded\n")
+    assert read_problems(path) == [
+        (1, "not a chime-bulk CSV report: no header row (expected meeting_id,attendee_id,status,…)")
+    ]

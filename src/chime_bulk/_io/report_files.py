@@ -274,12 +274,8 @@ def _read_csv(stream: IO[str], *, source: str) -> Parts:
     line, header = next(rows, (1, []))
     header = [name.strip() for name in header]
     if sorted(header) != sorted(CSV_COLUMNS):
-        unknown = sorted(set(header) - set(CSV_COLUMNS))
-        missing = [name for name in CSV_COLUMNS if name not in header]
         raise PlanError.single(
-            f"not a chime-bulk CSV report: unknown column(s) {unknown}, missing {missing}",
-            line=line,
-            source=source,
+            f"not a chime-bulk CSV report: {_header_problem(header)}", line=line, source=source
         )
     results: list[AttendeeResult] = []
     for number, row in rows:
@@ -291,6 +287,16 @@ def _read_csv(stream: IO[str], *, source: str) -> Parts:
             results.append(result)
     problems.raise_if_any()
     return results, summarize(results, started_at="", finished_at="", elapsed_s=0.0)
+
+
+def _header_problem(header: list[str]) -> str:
+    if not set(header) & set(CSV_COLUMNS):
+        # Data where the header should be: name that, not every cell as an unknown column.
+        return f"no header row (expected {','.join(CSV_COLUMNS[:3])},…)"
+    unknown = sorted(set(header) - set(CSV_COLUMNS))
+    missing = [name for name in CSV_COLUMNS if name not in header]
+    shown = f"{unknown[:3]}" + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    return f"unknown column(s) {shown}, missing {missing}"
 
 
 def _result_from_csv(row: Mapping[str, str]) -> AttendeeResult:

@@ -38,12 +38,13 @@ def prepare_journal(
     resume: bool,
     fingerprint: str | None,
     console: Console,
-    missing_ok: bool = False,
+    missing_ok: bool = True,
 ) -> JournalSetup | None:
     """Open the journal a command asked for; None (after printing why) when it cannot be.
 
-    `--resume` with no journal is an error (a mistyped path would silently resend all),
-    unless `missing_ok` (`--resume-if-exists`) says that starting afresh is meant.
+    With `missing_ok=False` (`apply --resume`), no journal is an error: a mistyped path
+    would silently resend everything; `apply --resume-if-exists` passes True. The
+    state-aware commands keep the old default (start afresh) until they get the flag too.
     """
     if path is None:
         return JournalSetup()
