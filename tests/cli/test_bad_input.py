@@ -110,3 +110,22 @@ def test_corrupt_journal_names_its_path_once(emulator: Emulator, tmp_path: Path)
     assert lines[0].startswith(f"error: {journal}:1: ")
     assert lines[0].count(str(journal)) == 1
     assert writes(emulator) == []
+
+
+def test_restore_from_a_truncated_or_foreign_report_is_one_line(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """`restore` of a report cut short, or of another schema, is one error line, exit 2."""
+    truncated = tmp_path / "cut.json"
+    truncated.write_text('{"schema": "chime-bulk.report/1",\n "summary": {"total": 1')
+    foreign = tmp_path / "other.json"
+    foreign.write_text('{"schema": "other/1"}')
+    expected = {
+        truncated: f"error: {truncated}:2: the file ends early (truncated?); nothing was sent",
+        foreign: f"error: {foreign}:1: not a chime-bulk report (expected schema "
+        "'chime-bulk.report/1', found 'other/1'); nothing was sent",
+    }
+    for path, message in expected.items():
+        done = chime_bulk("restore", str(path), "--endpoint-url", emulator.endpoint_url)
+        assert (done.returncode, done.stderr.splitlines()) == (2, [message])
+    assert writes(emulator) == []
