@@ -79,3 +79,21 @@ def test_spool_returns_results_in_plan_order_with_an_exact_summary(tmp_path: Pat
         assert report.summary.by_status == {"planned": 10}
         assert len(report.results) == 10
         spool.close()
+
+
+def test_journal_results_are_kept_on_disk_and_joined_in_plan_order(tmp_path: Path) -> None:
+    """A journal's final results, matched by case-folded IDs, come back beside their updates;
+    the rest have none, and the count is of this plan's attendees only."""
+    path = write(tmp_path, [line(attendee) for attendee in IDS[:3]])
+    with index_plan(path) as index:
+        updates = [update for _, update in index.updates()]
+        done = AttendeeResult.unsent(updates[1], Status.NOT_FOUND)
+        stranger = AttendeeResult.unsent(updates[0], Status.SUCCEEDED)
+        stranger = AttendeeResult.from_dict({**stranger.to_dict(), "attendee_id": IDS[9]})
+        upper = AttendeeResult.from_dict({**done.to_dict(), "attendee_id": IDS[1].upper()})
+        assert index.keep_done([done, stranger, upper]) == 1
+        assert [(n, u, d) for n, u, d in index.resumed_updates()] == [
+            (1, updates[0], None),
+            (2, updates[1], upper),
+            (3, updates[2], None),
+        ]

@@ -14,6 +14,7 @@ to (`line_of`), so a report can be written in plan order from results that arriv
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
@@ -56,6 +57,8 @@ CREATE TABLE updates (
 CREATE TABLE regions (meeting TEXT PRIMARY KEY, region TEXT NOT NULL, line INTEGER NOT NULL);
 CREATE TABLE invalid (line INTEGER PRIMARY KEY, meeting TEXT, attendee TEXT,
     capabilities TEXT, region TEXT, problems TEXT NOT NULL);
+CREATE TABLE done (folded_meeting TEXT NOT NULL, folded_attendee TEXT NOT NULL,
+    data TEXT NOT NULL, PRIMARY KEY (folded_meeting, folded_attendee));
 """
 
 
@@ -102,11 +105,35 @@ class PlanIndex:
 
     def updates(self) -> Iterator[tuple[int, Update]]:
         """Every update to send, with its line, in file order, read from disk as it goes."""
-        rows = self._db.execute(
-            "SELECT line, meeting, attendee, capabilities, region FROM updates ORDER BY line"
+        for line, update, _ in self.resumed_updates():
+            yield line, update
+
+    def keep_done(self, results: Iterable[AttendeeResult]) -> int:
+        """Keep a journal's final results (a later one for an attendee wins) for
+        `resumed_updates`; how many attendees of this plan they settle."""
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT OR REPLACE INTO done VALUES (?, ?, ?)",
+            (
+                (r.meeting_id.lower(), r.attendee_id.lower(), json.dumps(r.to_dict()))
+                for r in results
+            ),
         )
-        for line, meeting, attendee, capabilities, region in rows:
-            yield line, _update(meeting, attendee, capabilities, region)
+        self._db.execute("COMMIT")
+        (count,) = self._db.execute(
+            "SELECT count(*) FROM updates JOIN done USING (folded_meeting, folded_attendee)"
+        ).fetchone()
+        return int(count)
+
+    def resumed_updates(self) -> Iterator[tuple[int, Update, AttendeeResult | None]]:
+        """`updates()`, each with the journal's final result for it (`keep_done`), if any."""
+        rows = self._db.execute(
+            "SELECT line, meeting, attendee, capabilities, region, data FROM updates "
+            "LEFT JOIN done USING (folded_meeting, folded_attendee) ORDER BY line"
+        )
+        for line, meeting, attendee, capabilities, region, data in rows:
+            done = None if data is None else AttendeeResult.from_dict(json.loads(data))
+            yield line, _update(meeting, attendee, capabilities, region), done
 
     def invalid(self) -> Iterator[InvalidLine]:
         """The lines `--skip-invalid` left out, in file order."""

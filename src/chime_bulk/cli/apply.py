@@ -16,7 +16,6 @@ from .._engine.updater import BulkUpdater
 from .._io.plan_index import PlanIndex, index_plan
 from .._io.result_spool import ResultSpool
 from .._model.errors import PlanError
-from .._model.results import AttendeeResult
 from .common import CommonOptions, ExitCode, changing_options, common_options
 from .execute import RunRequest, execute
 from .journaling import prepare_journal
@@ -32,19 +31,15 @@ __all__ = ["apply_command", "run_apply"]
 
 
 class _PlanItems:
-    """The plan in file order, read from its index as the workers pull it; resumed results
-    as they were. Sized, so the progress bar knows the total without reading the plan."""
+    """The plan in file order, read from its index as the workers pull it; results the
+    journal has final (kept on disk in the index) as they were."""
 
-    def __init__(self, index: PlanIndex, done: dict[tuple[str, str], AttendeeResult]) -> None:
+    def __init__(self, index: PlanIndex) -> None:
         self._index = index
-        self._done = done
-
-    def __len__(self) -> int:
-        return len(self._index)
 
     def __iter__(self) -> Iterator[Item]:
-        for _, update in self._index.updates():
-            yield self._done.get(update.key, update)
+        for _, update, done in self._index.resumed_updates():
+            yield update if done is None else done
 
 
 def _report_invalid(index: PlanIndex, spool: ResultSpool, *, json_lines: bool) -> None:
@@ -86,16 +81,16 @@ def run_apply(
         missing_ok=resume_if_exists,
         fingerprint=plan.sha256,
         console=console,
+        keep_done=plan.keep_done,
     )
     if setup is None:
         return ExitCode.USAGE
-    done = setup.done
     spool = ResultSpool(plan)
 
     async def items(bulk: BulkUpdater) -> Iterable[Item]:
         # The run's clock starts now, as a run's report does: the invalid lines count in it.
         _report_invalid(plan, spool, json_lines=json_lines)
-        return _PlanItems(plan, done)
+        return _PlanItems(plan)
 
     request = RunRequest(
         items=items,
