@@ -5,21 +5,28 @@
 For each size, a fresh emulator (`--rate '*=0'`: no quota; 250 attendees a meeting) is
 seeded, a JSONL plan written for every attendee, and the real CLI run twice, each as the
 only child of `benchmarks.rss_probe` (exact peak RSS from `os.wait4`): a dry run, then a
-real run against the emulator. A real run that does not finish within `--real-bound-s` is
-killed there; its peak is then the RSS sampled every 0.2 s over the part that ran (the row
-says so). The emulator is another process and is counted in neither. The table goes to
-`RESULTS.md` between `<!-- keep:B10 -->` markers, with the command that produced it.
+real run against the emulator. A real run that has not finished within `--real-bound-s` gets
+SIGINT there, as from Ctrl-C: it stops sending, writes its report (every update, the unsent
+ones `cancelled`) and exits 130, so its peak is still exact and covers writing the whole
+report; the row says how many were sent before the bound. The emulator is another process
+and is counted in neither. The table goes to `RESULTS.md` between `<!-- keep:B10 -->`
+markers, with the command that produced it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
+
+import psutil  # type: ignore[import-untyped]
 
 from . import emulator_process
 from .b5_mute import replace_section
@@ -44,18 +51,27 @@ class _Row:
     usage: ChildUsage
     seed_s: float
     bound_s: float | None
+    interrupted: bool = False
+    succeeded: int = 0
 
     @property
     def finished(self) -> bool:
-        return not self.usage.timed_out
+        return not self.usage.timed_out and not self.interrupted
 
     def cells(self) -> str:
         usage = self.usage
         rate = f"{self.updates / usage.wall_s:,.0f}/s" if self.finished else "—"
         if self.finished:
             how = f"exit {usage.returncode}, all {self.updates:,}"
+        elif self.interrupted and usage.returncode != 130:  # before its handler was set
+            how = f"Ctrl-C at the {self.bound_s:g} s bound, before the run began"
+        elif self.interrupted:
+            how = (
+                f"Ctrl-C at the {self.bound_s:g} s bound: {self.succeeded:,} succeeded, the rest "
+                f"cancelled; full report written; exit {usage.returncode}"
+            )
         else:
-            how = f"stopped at the {self.bound_s:g} s bound (peak sampled over that part)"
+            how = f"killed at {usage.wall_s:.0f} s (peak sampled every 0.2 s)"
         return (
             f"| {self.updates:,} | {self.mode} | {usage.max_rss_mb:.1f} | {usage.wall_s:.1f} | "
             f"{rate} | {how} |"
@@ -81,13 +97,55 @@ def _measure(size: int, *, workdir: Path, bound_s: float) -> list[_Row]:
             ("real", [], bound_s),
         ):
             print(f"B10: {size:,} updates, {mode} ...", file=sys.stderr, flush=True)
-            argv = [*cli, *extra, "--report", str(base / f"report-{mode[:3]}.jsonl")]
-            usage = run_measured(
-                argv, workdir=base / mode.replace(" ", "-"), timeout_s=bound or 3600.0
+            report = base / f"report-{mode[:3]}.jsonl"
+            argv = [*cli, *extra, "--report", str(report)]
+            stopper = _Interrupter(report, bound)
+            usage = run_measured(argv, workdir=base / mode.replace(" ", "-"), timeout_s=3600.0)
+            stopper.cancel()
+            rows.append(
+                _Row(
+                    updates=size,
+                    mode=mode,
+                    usage=usage,
+                    seed_s=seed_s,
+                    bound_s=bound,
+                    interrupted=stopper.fired,
+                    succeeded=_succeeded(report),
+                )
             )
-            rows.append(_Row(updates=size, mode=mode, usage=usage, seed_s=seed_s, bound_s=bound))
             print(f"    {usage.max_rss_mb:.1f} MB, {usage.wall_s:.1f} s", file=sys.stderr)
     return rows
+
+
+class _Interrupter:
+    """Sends SIGINT to the `chime-bulk` process writing `report` once `bound_s` has passed."""
+
+    def __init__(self, report: Path, bound_s: float | None) -> None:
+        self.fired = False
+        self._report = str(report)
+        self._timer = threading.Timer(bound_s or 0, self._fire)
+        if bound_s is not None:
+            self._timer.start()
+
+    def _fire(self) -> None:
+        for process in psutil.process_iter(["cmdline"]):
+            cmdline = process.info["cmdline"] or []
+            if "chime_bulk" in cmdline and self._report in cmdline:
+                process.send_signal(signal.SIGINT)
+                self.fired = True
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
+def _succeeded(report: Path) -> int:
+    """How many updates succeeded, from the report's summary line (0 without a report)."""
+    if not report.exists():
+        return 0
+    with report.open("rb") as stream:
+        stream.seek(max(report.stat().st_size - 4096, 0))
+        last = stream.read().splitlines()[-1]
+    return int(json.loads(last)["summary"]["by_status"].get("succeeded", 0))
 
 
 def _spread(rows: list[_Row]) -> tuple[float, float, float]:
