@@ -130,7 +130,8 @@ class _Interrupter:
     def _fire(self) -> None:
         for process in psutil.process_iter(["cmdline"]):
             cmdline = process.info["cmdline"] or []
-            if "chime_bulk" in cmdline and self._report in cmdline:
+            # The CLI itself, not the rss_probe above it (whose arguments name it too).
+            if cmdline[1:3] == ["-m", "chime_bulk"] and self._report in cmdline:
                 process.send_signal(signal.SIGINT)
                 self.fired = True
 
