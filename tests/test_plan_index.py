@@ -97,3 +97,19 @@ def test_journal_results_are_kept_on_disk_and_joined_in_plan_order(tmp_path: Pat
             (2, updates[1], upper),
             (3, updates[2], None),
         ]
+
+
+def test_spooled_failures_are_read_from_disk(tmp_path: Path) -> None:
+    """`failed()` of a spooled report counts, slices and iterates the not-ok results in plan
+    order without holding them."""
+    path = write(tmp_path, [line(attendee) for attendee in IDS])
+    with index_plan(path) as index:
+        spool = ResultSpool(index)
+        for number, (_, update) in enumerate(index.updates()):
+            status = Status.CANCELLED if number % 2 else Status.SUCCEEDED
+            spool.add(AttendeeResult.unsent(update, status))
+        failed = spool.build().failed()
+        assert len(failed) == 5
+        assert [r.attendee_id for r in failed[:2]] == [IDS[1], IDS[3]]
+        assert [r.attendee_id for r in failed] == IDS[1::2]
+        spool.close()

@@ -13,7 +13,7 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final, overload
+from typing import Any, Final, SupportsIndex, overload
 
 from .._model.report import Report, ReportBuilder
 from .._model.results import AttendeeResult
@@ -38,7 +38,9 @@ class ResultSpool:
         self._db = sqlite3.connect(Path(index.directory) / "results.sqlite3", isolation_level=None)
         self._db.executescript(
             "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF; PRAGMA cache_size=-2048;"
-            "CREATE TABLE results (line INTEGER PRIMARY KEY, data TEXT NOT NULL);"
+            "CREATE TABLE results (line INTEGER PRIMARY KEY, ok INTEGER NOT NULL,"
+            " data TEXT NOT NULL);"
+            "CREATE INDEX not_ok ON results (ok, line);"
         )
         self._builder = ReportBuilder(keep_results=False)
         self._pending = 0
@@ -60,7 +62,9 @@ class ResultSpool:
         if line is None:
             line = self._unplaced = self._unplaced + 1
         data = json.dumps(result.to_dict(), ensure_ascii=False, separators=(",", ":"))
-        cursor = self._db.execute("INSERT OR IGNORE INTO results VALUES (?, ?)", (line, data))
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO results VALUES (?, ?, ?)", (line, result.status.ok, data)
+        )
         if cursor.rowcount:
             self._builder.add(result, index=line)
         self._pending += 1
@@ -74,17 +78,63 @@ class ResultSpool:
         self._db.execute("COMMIT")
         self._db.execute("BEGIN")
         summary = self._builder.build().summary
-        return Report(results=_SpooledResults(self._db, len(self._builder)), summary=summary)
+        return _SpooledReport(
+            results=_SpooledResults(self._db, len(self._builder)), summary=summary
+        )
 
     def close(self) -> None:
         self._db.close()
+
+
+class _SpooledReport(Report):
+    """A `Report` whose `failed()` is read from disk too: after Ctrl-C most of a million
+    updates are `cancelled`, and a list of them all would be the run's largest object."""
+
+    __slots__ = ()
+
+    def failed(self) -> list[AttendeeResult]:
+        assert isinstance(self.results, _SpooledResults)
+        return _FailedView(self.results.db)
+
+
+class _FailedView(list[AttendeeResult]):
+    """The results that are not ok, as the list `Report.failed()` promises, read on demand
+    (its length, a slice such as the first ten, or one pass) instead of held."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        super().__init__()
+        self._db = db
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM results WHERE ok = 0").fetchone()[0])
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __iter__(self) -> Iterator[AttendeeResult]:
+        for (data,) in self._db.execute("SELECT data FROM results WHERE ok = 0 ORDER BY line"):
+            yield AttendeeResult.from_dict(json.loads(data))
+
+    @overload
+    def __getitem__(self, position: SupportsIndex) -> AttendeeResult: ...
+    @overload
+    def __getitem__(self, position: slice) -> list[AttendeeResult]: ...
+    def __getitem__(self, position: Any) -> Any:
+        if not isinstance(position, slice) or position.step not in (None, 1):
+            return list(iter(self))[position]  # not used by the CLI: only slices from 0
+        start, stop, _ = position.indices(len(self))
+        rows = self._db.execute(
+            "SELECT data FROM results WHERE ok = 0 ORDER BY line LIMIT ? OFFSET ?",
+            (max(stop - start, 0), start),
+        )
+        return [AttendeeResult.from_dict(json.loads(data)) for (data,) in rows]
 
 
 class _SpooledResults(Sequence[AttendeeResult]):
     """A report's results, read from the spool each time they are iterated."""
 
     def __init__(self, db: sqlite3.Connection, count: int) -> None:
-        self._db = db
+        self.db = self._db = db
         self._count = count
 
     def __len__(self) -> int:
