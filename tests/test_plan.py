@@ -227,7 +227,7 @@ def test_skip_invalid_keeps_bad_but_parseable_lines_aside(tmp_path: Path) -> Non
     plan = read_plan(plan_file(tmp_path, "\n".join(lines)), skip_invalid=True)
     assert [u.attendee_id for u in plan.updates] == [A1, A3]
     assert plan.lines == [1, 4]
-    assert [(entry.line, entry.update.attendee_id) for entry in plan.invalid] == [
+    assert [(entry.line, entry.attendee_id) for entry in plan.invalid] == [
         (2, "nope"),
         (3, A2),
     ]
@@ -235,11 +235,43 @@ def test_skip_invalid_keeps_bad_but_parseable_lines_aside(tmp_path: Path) -> Non
     assert first.problems == ("attendee ID 'nope' is not a valid Chime ID",)
 
 
-def test_skip_invalid_still_raises_for_unparseable_lines(tmp_path: Path) -> None:
-    """A line that cannot be read at all fails the plan even with skip_invalid."""
-    path = plan_file(tmp_path, f"{obj(A1)}\n{obj('nope')}\n{obj(A2, audio='Loud')}\n")
-    problems = problems_of(path, skip_invalid=True)
-    assert [number for number, _ in problems] == [3]
+def test_skip_invalid_skips_every_line_level_problem(tmp_path: Path) -> None:
+    """With skip_invalid, a bad value or an unknown key is `invalid` with the IDs read from
+    its line, and a line with no readable IDs (bad JSON) is a skipped problem, not an error."""
+    lines = [obj(A1), obj(A2, audio="Loud"), obj(A3, Capabilites={}), "{oops", obj(A3)]
+    plan = read_plan(plan_file(tmp_path, "\n".join(lines)), skip_invalid=True)
+    assert [u.attendee_id for u in plan.updates] == [A1, A3]
+    assert [(e.line, e.update, e.meeting_id, e.attendee_id) for e in plan.invalid] == [
+        (2, None, MEETING, A2),
+        (3, None, MEETING, A3),
+    ]
+    assert plan.invalid[0].result().error_message == (
+        "Capabilities.Audio 'Loud' is not a capability "
+        "(expected SendReceive | Send | Receive | None)"
+    )
+    assert plan.invalid[1].result().status == "invalid"
+    assert [(p.line, p.message) for p in plan.skipped] == [
+        (4, "not valid JSON: Expecting property name enclosed in double quotes (column 2)")
+    ]
+
+
+def test_skip_invalid_still_rejects_contradicting_lines(tmp_path: Path) -> None:
+    """One attendee with two sets of capabilities fails the plan even with skip_invalid."""
+    path = plan_file(tmp_path, f"{obj(A1)}\n{obj(A1, audio='Receive')}\n")
+    assert [number for number, _ in problems_of(path, skip_invalid=True)] == [2]
+
+
+def test_ids_differing_only_in_case_are_the_same_attendee(tmp_path: Path) -> None:
+    """IDs are UUIDs (case-insensitive): upper and lower case of one attendee are a repeat."""
+    path = plan_file(tmp_path, f"{obj(A1)}\n{obj(A1.upper(), meeting=MEETING.upper())}\n")
+    plan = read_plan(path)
+    assert plan.lines == [1]
+    assert plan.warnings == [
+        f"{path}:2: attendee {A1.upper()} of meeting {MEETING.upper()} repeats line 1 "
+        "with the same capabilities; it is sent once"
+    ]
+    conflict = plan_file(tmp_path, f"{obj(A1)}\n{obj(A1.upper(), audio='Receive')}\n")
+    assert len(problems_of(conflict)) == 1
 
 
 def test_same_attendee_twice_with_same_capabilities_is_sent_once(tmp_path: Path) -> None:
@@ -513,3 +545,74 @@ def test_plan_is_frozen() -> None:
     plan = Plan(updates=[], lines=[])
     with pytest.raises(AttributeError):
         plan.source = "x"  # type: ignore[misc]
+
+
+# -- bad input: each problem one line, with its line number ----------------------------------
+
+
+def test_ten_megabyte_line_is_reported_by_its_length(tmp_path: Path) -> None:
+    """A 10 MB line is one short problem naming its length; the lines after it keep their
+    numbers."""
+    path = tmp_path / "plan.jsonl"
+    path.write_bytes(f"{obj(A1)}\n".encode() + b"x" * 10_000_000 + b"\n" + obj("x").encode())
+    assert problems_of(path) == [
+        (2, "line is 10,000,000 bytes long; a plan line is at most 65,536"),
+        (3, "attendee ID 'x' is not a valid Chime ID"),
+    ]
+
+
+def test_binary_garbage_is_one_problem_per_line(tmp_path: Path) -> None:
+    """A line with a NUL byte is binary data, said once for that line."""
+    path = tmp_path / "plan.csv"
+    path.write_bytes(b"meeting_id,attendee_id,audio,video,content\n\x00\x01\x02\n")
+    assert problems_of(path) == [(2, "binary data (a NUL byte), not text")]
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        pytest.param(
+            f"{MEETING},{A1},None,None",
+            "expected 5 fields (meeting_id,attendee_id,audio,video,content), got 4",
+            id="missing",
+        ),
+        pytest.param(
+            f"{MEETING},{A1},None,None,None,x",
+            "expected 5 fields (meeting_id,attendee_id,audio,video,content), got 6",
+            id="extra",
+        ),
+    ],
+)
+def test_csv_row_with_a_missing_or_extra_column(tmp_path: Path, row: str, message: str) -> None:
+    """A row with too few or too many fields says how many it has and how many are needed."""
+    path = plan_file(tmp_path, f"meeting_id,attendee_id,audio,video,content\n{row}\n", "plan.csv")
+    assert problems_of(path) == [(2, message)]
+
+
+def test_csv_without_a_header_row_says_so(tmp_path: Path) -> None:
+    """A CSV plan whose first line is data is one 'no header row' problem, not one per cell."""
+    path = plan_file(tmp_path, f"{MEETING},{A1},None,None,None\n", "plan.csv")
+    assert problems_of(path) == [
+        (
+            1,
+            "no header row: the first line must name the columns "
+            "meeting_id,attendee_id,audio,video,content (and optionally region)",
+        )
+    ]
+
+
+def test_spreadsheet_csv_with_bom_and_crlf_is_accepted(tmp_path: Path) -> None:
+    """A UTF-8 BOM and CRLF line ends, as spreadsheets write them, read like a plain file."""
+    path = tmp_path / "plan.csv"
+    text = f"meeting_id,attendee_id,audio,video,content\r\n{MEETING},{A1},SendReceive,None,None\r\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    assert read_plan(path).updates == [
+        Update(meeting_id=MEETING, attendee_id=A1, capabilities=AUDIO_ONLY)
+    ]
+
+
+def test_jsonl_with_crlf_is_accepted(tmp_path: Path) -> None:
+    """CRLF line ends in a JSONL plan are accepted."""
+    path = tmp_path / "plan.jsonl"
+    path.write_bytes(f"{obj(A1)}\r\n{obj(A2)}\r\n".encode())
+    assert read_plan(path).lines == [1, 2]

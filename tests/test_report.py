@@ -523,3 +523,44 @@ def test_summary_of_an_older_report_reads_without_the_new_figures() -> None:
     assert summary.updates_per_s is None
     assert summary.requests_per_s == pytest.approx(3107 / 62.4)
     assert Summary.from_dict(summary.to_dict()) == summary
+
+
+def test_truncated_json_report_says_it_ends_early(tmp_path: Path) -> None:
+    """A .json report cut off part-way is one problem saying the file ends early, on its line."""
+    path = tmp_path / "r.json"
+    text = json.dumps(built(SUCCEEDED, NOT_FOUND).to_dict(), indent=1)
+    path.write_text(text[: len(text) // 2])
+    [(line, message)] = read_problems(path)
+    assert message == "the file ends early (truncated?)"
+    assert line == text[: len(text) // 2].count("\n") + 1
+
+
+def test_truncated_jsonl_report_names_its_torn_last_line(tmp_path: Path) -> None:
+    """A .jsonl report whose last line is cut off says so on that line."""
+    path = tmp_path / "r.jsonl"
+    good = json.dumps(SUCCEEDED.to_dict())
+    path.write_text(f"{good}\n{good[:40]}")
+    assert read_problems(path) == [(2, "the last line is cut short (truncated?)")]
+
+
+def test_jsonl_of_another_kind_is_refused_once(tmp_path: Path) -> None:
+    """A plan passed as a .jsonl report is one problem on line 1, not one per line."""
+    path = tmp_path / "r.jsonl"
+    line = json.dumps({"MeetingId": "m", "AttendeeId": "a", "Capabilities": {}})
+    path.write_text(f"{line}\n" * 50)
+    assert read_problems(path) == [
+        (
+            1,
+            "not a chime-bulk .jsonl report: its first line has no 'status' "
+            "(found keys ['AttendeeId', 'Capabilities', 'MeetingId'])",
+        )
+    ]
+
+
+def test_csv_report_without_its_header_row_says_so(tmp_path: Path) -> None:
+    """A CSV whose first line is data is 'no header row', not one unknown column per cell."""
+    path = tmp_path / "r.csv"
+    path.write_text("79ee1d05-0000-4000-8000-000000000000,x,succeeded\n")
+    assert read_problems(path) == [
+        (1, "not a chime-bulk CSV report: no header row (expected meeting_id,attendee_id,status,…)")
+    ]

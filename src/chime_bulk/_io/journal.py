@@ -29,7 +29,7 @@ from .._model.errors import JournalError
 from .._model.results import AttendeeResult, Status
 from .fields import Problems
 
-__all__ = ["FINAL_STATUSES", "JOURNAL_SCHEMA", "Journal", "load_journal"]
+__all__ = ["FINAL_STATUSES", "JOURNAL_SCHEMA", "Journal", "iter_journal", "load_journal"]
 
 #: The `schema` value of a journal's header line.
 JOURNAL_SCHEMA: Final = "chime-bulk.journal/1"
@@ -171,14 +171,25 @@ def load_journal(
     crash mid-write) is ignored; anything else unreadable raises `JournalError` with its line
     number, as does a header naming another plan than `plan_sha256` (when given).
     """
+    return {
+        (result.meeting_id, result.attendee_id): result
+        for result in iter_journal(path, plan_sha256=plan_sha256)
+    }
+
+
+def iter_journal(
+    path: str | os.PathLike[str], *, plan_sha256: str | None = None
+) -> Iterator[AttendeeResult]:
+    """`load_journal`'s final results one by one, in the journal's order (a later one for
+    the same attendee wins), so a caller can keep them on disk instead of in memory. A
+    `JournalError` comes once every line has been read."""
     source = str(path)
-    finished: dict[tuple[str, str], AttendeeResult] = {}
     problems = Problems(source)
     with Path(path).open("rb") as stream:
         for number, raw, complete in _lines(stream):
             if number == 1:
                 if not complete:
-                    return {}  # a crash while the header was being written: nothing recorded
+                    return  # a crash while the header was being written: nothing recorded
                 _check_header(raw, plan_sha256=plan_sha256, source=source)
                 continue
             if not raw.strip():
@@ -190,10 +201,9 @@ def load_journal(
                     problems.add(number, str(err))
                 continue
             if result.status in FINAL_STATUSES:
-                finished[(result.meeting_id, result.attendee_id)] = result
+                yield result
     if problems:
         raise JournalError(problems.items)
-    return finished
 
 
 def _line(data: dict[str, Any]) -> bytes:

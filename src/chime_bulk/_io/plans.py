@@ -14,7 +14,12 @@ A plan is JSON lines with the API's own keys::
 `read_plan` reads the whole file before anything is sent, and reports every bad line (syntax,
 unknown key or column, bad value, bad ID, forbidden combination, conflicting duplicate) with its
 line number in one `PlanError`. Plans are held in memory: a few hundred thousand `Update`s with
-shared `Capabilities` objects take tens of megabytes.
+shared `Capabilities` objects take tens of megabytes. The CLI reads through the same parser
+into an on-disk index instead (`plan_index`), so its memory does not grow with the plan.
+
+Attendee and meeting IDs are UUIDs, which RFC 4122 reads case-insensitively (the service
+writes them in lower case; its ID pattern admits both): two lines whose IDs differ only in
+letter case name the same attendee, and are a repeat (or a conflict) like any other.
 """
 
 from __future__ import annotations
@@ -31,15 +36,20 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any, Final, NamedTuple
+from typing import IO, Any, Final, NamedTuple, Protocol
 
 from .._model.capabilities import Capabilities, Media
 from .._model.errors import PlanError, PlanProblem
+from .._model.results import AttendeeResult, Status
 from .._model.update import Update
 from .._model.validation import update_problems
 from .fields import PLAN_FORMATS, PlanFormat, Problems, format_for_suffix, json_type, numbered_rows
 
-__all__ = ["InvalidLine", "Plan", "PlanFormat", "read_plan", "write_plan"]
+__all__ = ["MAX_LINE_BYTES", "InvalidLine", "Plan", "PlanFormat", "read_plan", "write_plan"]
+
+#: The longest plan line read (a real one is under 300 bytes); a longer one is an error
+#: reported by its length, so neither memory nor the message grows with it.
+MAX_LINE_BYTES: Final = 1 << 16
 
 _JSON_KEYS: Final = ("MeetingId", "AttendeeId", "Capabilities", "Region")
 _CAPABILITY_KEYS: Final = ("Audio", "Video", "Content")
@@ -51,11 +61,30 @@ _REGION: Final = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d{1,2}")
 
 
 class InvalidLine(NamedTuple):
-    """A line that parsed but must not be sent (bad ID, forbidden combination…)."""
+    """A line skipped by `skip_invalid`: it must not be sent (bad ID, forbidden combination…)
+    or could not be read as an update at all (bad JSON, unknown key, bad value…).
+
+    `update` is None when the line did not parse; its IDs are then those recovered from it.
+    """
 
     line: int
-    update: Update
+    update: Update | None
     problems: tuple[str, ...]
+    meeting_id: str = ""
+    attendee_id: str = ""
+
+    def result(self) -> AttendeeResult:
+        """The `invalid` result this line gets in the report."""
+        message = "; ".join(self.problems)
+        if self.update is not None:
+            return AttendeeResult.unsent(self.update, Status.INVALID, message)
+        return AttendeeResult.decided(
+            meeting_id=self.meeting_id,
+            attendee_id=self.attendee_id,
+            status=Status.INVALID,
+            desired=None,
+            message=message,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -63,13 +92,16 @@ class Plan:
     """The updates of a plan file, each once, in file order.
 
     `lines[i]` is the line `updates[i]` came from. `invalid` holds the lines skipped by
-    `read_plan(..., skip_invalid=True)`. `sha256` identifies the plan's text (a journal
-    records it so that `--resume` refuses a journal from another plan).
+    `read_plan(..., skip_invalid=True)`; `skipped` the skipped lines from which no attendee
+    could be recovered (not UTF-8, not JSON…), as problems to warn about. `sha256` identifies
+    the plan's text (a journal records it so that `--resume` refuses a journal from another
+    plan).
     """
 
     updates: list[Update]
     lines: list[int]
     invalid: list[InvalidLine] = field(default_factory=list)
+    skipped: list[PlanProblem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     source: str = "<plan>"
     sha256: str | None = None
@@ -91,9 +123,11 @@ def read_plan(
     `text` (or `path="-"`, meaning stdin) reads an open stream; without `format` its first
     line decides (`{` means JSONL, a `meeting_id,…` header CSV).
 
-    With `skip_invalid=True`, lines that parse but must not be sent (bad ID, forbidden
-    combination) go to `plan.invalid` instead of failing the plan; lines that do not parse
-    still do.
+    With `skip_invalid=True`, every line-level problem (syntax, unknown key, bad value, bad
+    ID, forbidden combination) skips its line instead of failing the plan: the line goes to
+    `plan.invalid` when its meeting and attendee IDs can be read from it, to `plan.skipped`
+    otherwise. File-level problems (unreadable file, bad CSV header) and two lines that
+    contradict each other (one attendee, two sets of capabilities) still fail it.
 
     >>> plan = read_plan("plan.jsonl")  # doctest: +SKIP
     >>> report = await bulk.run(plan.updates)  # doctest: +SKIP
@@ -107,13 +141,13 @@ def read_plan(
     if text is not None:
         name = getattr(text, "name", None)
         source = name if isinstance(name, str) else "<stream>"
-        return _read(_Lines(text), source=source, chosen=format, skip_invalid=skip_invalid)
+        return _read(Lines(text), source=source, chosen=format, skip_invalid=skip_invalid)
     assert path is not None
     source = os.fspath(path)
-    chosen = format or _format_of(source)
+    chosen = format or plan_format_of(source)
     try:
         with open(path, "rb") as stream:
-            return _read(_Lines(stream), source=source, chosen=chosen, skip_invalid=skip_invalid)
+            return _read(Lines(stream), source=source, chosen=chosen, skip_invalid=skip_invalid)
     except OSError as err:
         raise PlanError.single(f"cannot read the plan: {err.strerror}", source=source) from err
 
@@ -128,7 +162,7 @@ def write_plan(
 
     Returns how many updates were written. `Update.previous` is not part of a plan.
     """
-    chosen = format or _format_of(os.fspath(path))
+    chosen = format or plan_format_of(os.fspath(path))
     count = 0
     with open(path, "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
@@ -146,32 +180,63 @@ def write_plan(
 # -- where lines come from -----------------------------------------------------------------
 
 
-class _Lines:
-    """A plan's lines as text, hashed as they are read; undecodable lines are recorded."""
+class Lines:
+    """A plan's lines as text, hashed as they are read; lines that are not text (not UTF-8, a
+    NUL byte) or too long are recorded in `bad` and read as blank."""
 
-    def __init__(self, raw: Iterable[bytes | str]) -> None:
+    def __init__(self, raw: IO[bytes] | IO[str]) -> None:
         self._raw = raw
         self.digest = hashlib.sha256()
-        self.bad_encoding: list[int] = []
+        self.bad: list[tuple[int, str]] = []
 
     def __iter__(self) -> Iterator[str]:
-        for number, raw in enumerate(self._raw, start=1):
+        for number, raw in enumerate(_bounded_lines(self._raw, self.digest), start=1):
             line = self._decode(number, raw)
             yield line.removeprefix("\ufeff") if number == 1 else line
 
-    def _decode(self, number: int, raw: bytes | str) -> str:
+    def _decode(self, number: int, raw: bytes | str | int) -> str:
+        # A blank line in a bad line's place keeps every later line's number right.
+        if isinstance(raw, int):
+            self.bad.append(
+                (number, f"line is {raw:,} bytes long; a plan line is at most {MAX_LINE_BYTES:,}")
+            )
+            return "\n"
+        if "\0" in raw if isinstance(raw, str) else b"\0" in raw:
+            self.bad.append((number, "binary data (a NUL byte), not text"))
+            return "\n"
         if isinstance(raw, str):
-            self.digest.update(raw.encode("utf-8", "surrogateescape"))
             return raw
-        self.digest.update(raw)
         try:
             return raw.decode("utf-8")
         except UnicodeDecodeError:
-            self.bad_encoding.append(number)
-            return "\n"  # a blank line in its place keeps every later line's number right
+            self.bad.append((number, "not UTF-8 text"))
+            return "\n"
 
 
-def _format_of(source: str) -> PlanFormat:
+def _bounded_lines(stream: IO[bytes] | IO[str], digest: Any) -> Iterator[bytes | str | int]:
+    """Each line of `stream`, or for one longer than `MAX_LINE_BYTES` its length: such a line
+    is read in pieces and dropped, never held whole."""
+
+    def read(limit: int) -> bytes | str:
+        chunk = stream.readline(limit)
+        digest.update(chunk.encode("utf-8", "surrogateescape") if isinstance(chunk, str) else chunk)
+        return chunk
+
+    while chunk := read(MAX_LINE_BYTES + 1):
+        if len(chunk) <= MAX_LINE_BYTES or _ends_line(chunk):
+            yield chunk
+            continue
+        length = len(chunk)
+        while (chunk := read(MAX_LINE_BYTES)) and not _ends_line(chunk):
+            length += len(chunk)
+        yield length + len(chunk) - _ends_line(chunk)
+
+
+def _ends_line(chunk: bytes | str) -> bool:
+    return chunk[-1:] in ("\n", b"\n")
+
+
+def plan_format_of(source: str) -> PlanFormat:
     chosen = format_for_suffix(source, PLAN_FORMATS)
     if chosen is None:
         raise PlanError.single(
@@ -203,43 +268,68 @@ def _sniff(lines: Iterator[str], *, source: str) -> tuple[PlanFormat, Iterator[s
     return "jsonl", iter(peeked)  # empty: either format reads it as an empty plan
 
 
-def _read(lines: _Lines, *, source: str, chosen: PlanFormat | None, skip_invalid: bool) -> Plan:
+def _read(lines: Lines, *, source: str, chosen: PlanFormat | None, skip_invalid: bool) -> Plan:
     collector = _Collector(source, skip_invalid=skip_invalid)
+    parse_into(collector, lines, chosen=chosen)
+    return collector.finish(sha256=lines.digest.hexdigest())
+
+
+class LineSink(Protocol):
+    """Where the parser puts each line: `Plan`'s in-memory collector, or the CLI's on-disk
+    index (`plan_index`). Both get the same lines, so both read a plan alike."""
+
+    source: str
+    problems: Problems
+
+    def unparseable(self, line: int, messages: Iterable[str], *, ids: _Ids | None = None) -> None:
+        """A line that is not an update; `ids` are its meeting and attendee, when readable."""
+
+    def add(self, line: int, update: Update) -> None:
+        """A line that parsed."""
+
+
+def parse_into(collector: LineSink, lines: Lines, *, chosen: PlanFormat | None) -> None:
+    """Parse every line of `lines` into `collector`, in file order of what parsed."""
     text: Iterator[str] = iter(lines)
     if chosen is None:
-        chosen, text = _sniff(text, source=source)
+        chosen, text = _sniff(text, source=collector.source)
     if chosen == "csv":
         _read_csv(text, collector)
     else:
         _read_jsonl(text, collector)
-    for number in lines.bad_encoding:
-        collector.unparseable(number, ["not UTF-8 text"])
-    return collector.finish(sha256=lines.digest.hexdigest())
+    # Lines that were not text are known only once read, and are reported in line order later.
+    for number, message in lines.bad:
+        collector.unparseable(number, [message])
 
 
 # -- JSONL ---------------------------------------------------------------------------------
 
 
-class _Unparseable(Exception):
-    """A line from which no `Update` can be built; `messages` says every reason."""
+_Ids = tuple[str, str]
 
-    def __init__(self, messages: list[str]) -> None:
+
+class _Unparseable(Exception):
+    """A line from which no `Update` can be built; `messages` says every reason, `ids` are
+    the meeting and attendee IDs when they could still be read."""
+
+    def __init__(self, messages: list[str], ids: _Ids | None = None) -> None:
         super().__init__(messages)
         self.messages = messages
+        self.ids = ids
 
 
 class _DuplicateKey(Exception):
     """A JSON object names the same key twice."""
 
 
-def _read_jsonl(lines: Iterable[str], collector: _Collector) -> None:
+def _read_jsonl(lines: Iterable[str], collector: LineSink) -> None:
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             update = _parse_json_line(line)
         except _Unparseable as err:
-            collector.unparseable(number, err.messages)
+            collector.unparseable(number, err.messages, ids=err.ids)
         else:
             collector.add(number, update)
 
@@ -260,7 +350,8 @@ def _parse_json_line(line: str) -> Update:
     region = _json_region(data, messages)
     capabilities = _json_capabilities(data.get("Capabilities"), messages)
     if messages or meeting_id is None or attendee_id is None or capabilities is None:
-        raise _Unparseable(messages)
+        ids = None if meeting_id is None or attendee_id is None else (meeting_id, attendee_id)
+        raise _Unparseable(messages, ids)
     return Update(
         meeting_id=sys.intern(meeting_id),
         attendee_id=attendee_id,
@@ -354,7 +445,7 @@ def _json_capabilities(value: Any, messages: list[str]) -> Capabilities | None:
             values.append(media)
     if len(values) != len(_CAPABILITY_KEYS):
         return None
-    return _capabilities(*values)
+    return shared_capabilities(*values)
 
 
 def _json_object(update: Update) -> dict[str, Any]:
@@ -371,7 +462,7 @@ def _json_object(update: Update) -> dict[str, Any]:
 # -- CSV -----------------------------------------------------------------------------------
 
 
-def _read_csv(lines: Iterable[str], collector: _Collector) -> None:
+def _read_csv(lines: Iterable[str], collector: LineSink) -> None:
     reader = csv.reader(lines, strict=True)
     header: list[str] | None = None
     rows = numbered_rows(
@@ -384,13 +475,21 @@ def _read_csv(lines: Iterable[str], collector: _Collector) -> None:
         try:
             update = _parse_csv_row(row, header)
         except _Unparseable as err:
-            collector.unparseable(number, err.messages)
+            collector.unparseable(number, err.messages, ids=err.ids)
         else:
             collector.add(number, update)
 
 
 def _csv_header(row: list[str], number: int, *, source: str) -> list[str]:
     names = [cell.strip().lower() for cell in row]
+    if not set(names) & set(_CSV_COLUMNS):
+        # A plan without its header row would otherwise read as one unknown column per cell.
+        raise PlanError.single(
+            f"no header row: the first line must name the columns {','.join(_CSV_REQUIRED)} "
+            "(and optionally region)",
+            line=number,
+            source=source,
+        )
     messages = _name_problems(names, _CSV_COLUMNS, required=_CSV_REQUIRED, noun="column", sep=",")
     messages.extend(f"column {name!r} appears twice" for name in sorted(_repeated(names)))
     if messages:
@@ -413,8 +512,8 @@ def _parse_csv_row(row: list[str], header: list[str]) -> Update:
         if (problem := _media_problem(cells[name], where=name)) is not None
     ]
     if messages:
-        raise _Unparseable(messages)
-    capabilities = _capabilities(cells["audio"], cells["video"], cells["content"])
+        raise _Unparseable(messages, (cells["meeting_id"], cells["attendee_id"]))
+    capabilities = shared_capabilities(cells["audio"], cells["video"], cells["content"])
     region = sys.intern(cells["region"]) if cells.get("region") else None
     return Update(
         meeting_id=sys.intern(cells["meeting_id"]),
@@ -440,7 +539,7 @@ def _csv_row(update: Update) -> list[str]:
 
 
 @functools.lru_cache(maxsize=128)
-def _capabilities(audio: str, video: str, content: str) -> Capabilities:
+def shared_capabilities(audio: str, video: str, content: str) -> Capabilities:
     # Only 64 triples exist: every update of a plan shares one of them.
     return Capabilities(audio, video, content)
 
@@ -467,6 +566,45 @@ def _describe(update: Update) -> str:
     return f"{update.capabilities}{region}"
 
 
+def folded_key(update: Update) -> tuple[str, str]:
+    """Who an update is for, as the service tells attendees apart: IDs are UUIDs, and a UUID
+    is the same whatever the letter case (RFC 4122)."""
+    return (update.meeting_id.lower(), update.attendee_id.lower())
+
+
+def invalid_reasons(update: Update) -> list[str]:
+    """Why an update that parsed must not be sent (bad ID, forbidden combination, Region)."""
+    problems = update_problems(update)
+    if update.region is not None and not _REGION.fullmatch(update.region):
+        problems.append(f"Region {update.region!r} is not an AWS Region name such as 'us-east-1'")
+    return problems
+
+
+def _who(update: Update) -> str:
+    return f"attendee {update.attendee_id} of meeting {update.meeting_id}"
+
+
+def repeat_warning(source: str, line: int, first_line: int, update: Update) -> str:
+    return (
+        f"{source}:{line}: {_who(update)} repeats line {first_line} with the same "
+        "capabilities; it is sent once"
+    )
+
+
+def conflict_message(first: Update, first_line: int, update: Update, line: int) -> str:
+    return (
+        f"{_who(update)} is on line {first_line} with {_describe(first)} and on line {line} "
+        f"with {_describe(update)}; an attendee can get only one set of capabilities"
+    )
+
+
+def region_message(update: Update, region: str, first_line: int, line: int) -> str:
+    return (
+        f"meeting {update.meeting_id} is in Region {region} on line {first_line} and in "
+        f"{update.region} on line {line}; a meeting lives in one Region"
+    )
+
+
 class _Collector:
     """Turns parsed lines into a `Plan`: validates, de-duplicates, gathers every problem."""
 
@@ -477,78 +615,71 @@ class _Collector:
         self._updates: list[Update] = []
         self._lines: list[int] = []
         self._invalid: list[InvalidLine] = []
+        self._skipped: list[PlanProblem] = []
         self._warnings: list[str] = []
         self._positions: dict[tuple[str, str], int] = {}
         self._meeting_regions: dict[str, tuple[str, int]] = {}
 
-    def unparseable(self, line: int, messages: Iterable[str]) -> None:
-        self.problems.extend(line, messages)
+    def unparseable(self, line: int, messages: Iterable[str], *, ids: _Ids | None = None) -> None:
+        if not self._skip_invalid:
+            self.problems.extend(line, messages)
+        elif ids is not None:
+            self._invalid.append(InvalidLine(line, None, tuple(messages), *ids))
+        else:
+            self._skipped.append(PlanProblem(line, "; ".join(messages), self.source))
 
     def add(self, line: int, update: Update) -> None:
-        problems = update_problems(update)
-        if update.region is not None and not _REGION.fullmatch(update.region):
-            problems.append(
-                f"Region {update.region!r} is not an AWS Region name such as 'us-east-1'"
-            )
+        problems = invalid_reasons(update)
         if problems:
             if self._skip_invalid:
-                self._invalid.append(InvalidLine(line, update, tuple(problems)))
+                self._invalid.append(
+                    InvalidLine(
+                        line, update, tuple(problems), update.meeting_id, update.attendee_id
+                    )
+                )
             else:
-                self.unparseable(line, problems)
+                self.problems.extend(line, problems)
             return
         if self._is_repeat(line, update) or self._region_conflict(line, update):
             return
-        self._positions[update.key] = len(self._updates)
+        self._positions[folded_key(update)] = len(self._updates)
         self._updates.append(update)
         self._lines.append(line)
 
     def _is_repeat(self, line: int, update: Update) -> bool:
-        position = self._positions.get(update.key)
+        position = self._positions.get(folded_key(update))
         if position is None:
             return False
         first, first_line = self._updates[position], self._lines[position]
-        who = f"attendee {update.attendee_id} of meeting {update.meeting_id}"
         if (first.capabilities, first.region) == (update.capabilities, update.region):
-            self._warnings.append(
-                f"{self.source}:{line}: {who} repeats line {first_line} with the same "
-                "capabilities; it is sent once"
-            )
+            self._warnings.append(repeat_warning(self.source, line, first_line, update))
         else:
-            self.unparseable(
-                line,
-                [
-                    f"{who} is on line {first_line} with {_describe(first)} and on line {line} "
-                    f"with {_describe(update)}; an attendee can get only one set of capabilities"
-                ],
-            )
+            # Not skippable: which of the two lines was meant cannot be known.
+            self.problems.add(line, conflict_message(first, first_line, update, line))
         return True
 
     def _region_conflict(self, line: int, update: Update) -> bool:
         if update.region is None:
             return False
         region, first_line = self._meeting_regions.setdefault(
-            update.meeting_id, (update.region, line)
+            update.meeting_id.lower(), (update.region, line)
         )
         if region == update.region:
             return False
-        self.unparseable(
-            line,
-            [
-                f"meeting {update.meeting_id} is in Region {region} on line {first_line} and in "
-                f"{update.region} on line {line}; a meeting lives in one Region"
-            ],
-        )
+        self.problems.add(line, region_message(update, region, first_line, line))
         return True
 
     def finish(self, *, sha256: str) -> Plan:
         self.problems.raise_if_any()
         if not self._updates:
-            what = "no line of the plan is valid" if self._invalid else "the plan is empty"
+            skipped = self._invalid or self._skipped
+            what = "no line of the plan is valid" if skipped else "the plan is empty"
             self._warnings.append(f"{self.source}: {what}; nothing to send")
         return Plan(
             updates=self._updates,
             lines=self._lines,
             invalid=self._invalid,
+            skipped=self._skipped,
             warnings=self._warnings,
             source=self.source,
             sha256=sha256,

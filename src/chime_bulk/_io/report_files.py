@@ -189,9 +189,11 @@ def _read_json(stream: IO[str], *, source: str) -> Parts:
     try:
         data = json.load(stream)
     except json.JSONDecodeError as err:
-        raise PlanError.single(
-            f"not valid JSON: {err.msg}", line=err.lineno, source=source
-        ) from None
+        # A report ends with its closing brace; a bad file without one was cut short (a copy
+        # or a write that did not finish), and is worth saying so.
+        cut = not err.doc.rstrip().endswith("}")
+        what = "the file ends early (truncated?)" if cut else f"not valid JSON: {err.msg}"
+        raise PlanError.single(what, line=err.lineno, source=source) from None
     if not isinstance(data, dict) or data.get("schema") != REPORT_SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else json_type(data)
         raise PlanError.single(
@@ -222,14 +224,22 @@ def _read_jsonl(stream: IO[str], *, source: str) -> Parts:
     results: list[AttendeeResult] = []
     summary: Summary | None = None
     summary_line = 0
+    first = True
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
         except json.JSONDecodeError as err:
-            problems.add(number, f"not valid JSON: {err.msg}")
+            torn = not line.endswith("\n") and not stream.read(1)
+            problems.add(
+                number,
+                "the last line is cut short (truncated?)" if torn else f"not valid JSON: {err.msg}",
+            )
             continue
+        if first:
+            _check_first_jsonl_line(data, number, source=source)
+            first = False
         if summary_line:
             problems.add(number, f"nothing may follow the summary line (line {summary_line})")
         elif isinstance(data, dict) and set(data) == {"summary"}:
@@ -245,18 +255,27 @@ def _read_jsonl(stream: IO[str], *, source: str) -> Parts:
     return results, summary
 
 
+def _check_first_jsonl_line(data: Any, number: int, *, source: str) -> None:
+    """Refuse a JSONL file of another kind (a plan, a journal) once, on its first line,
+    instead of once per line."""
+    if isinstance(data, dict) and ("status" in data or set(data) == {"summary"}):
+        return
+    found = f"keys {sorted(data)[:5]}" if isinstance(data, dict) else json_type(data)
+    raise PlanError.single(
+        f"not a chime-bulk .jsonl report: its first line has no 'status' (found {found})",
+        line=number,
+        source=source,
+    )
+
+
 def _read_csv(stream: IO[str], *, source: str) -> Parts:
     problems = Problems(source)
     rows = numbered_rows(csv.reader(stream, strict=True), problems)
     line, header = next(rows, (1, []))
     header = [name.strip() for name in header]
     if sorted(header) != sorted(CSV_COLUMNS):
-        unknown = sorted(set(header) - set(CSV_COLUMNS))
-        missing = [name for name in CSV_COLUMNS if name not in header]
         raise PlanError.single(
-            f"not a chime-bulk CSV report: unknown column(s) {unknown}, missing {missing}",
-            line=line,
-            source=source,
+            f"not a chime-bulk CSV report: {_header_problem(header)}", line=line, source=source
         )
     results: list[AttendeeResult] = []
     for number, row in rows:
@@ -268,6 +287,16 @@ def _read_csv(stream: IO[str], *, source: str) -> Parts:
             results.append(result)
     problems.raise_if_any()
     return results, summarize(results, started_at="", finished_at="", elapsed_s=0.0)
+
+
+def _header_problem(header: list[str]) -> str:
+    if not set(header) & set(CSV_COLUMNS):
+        # Data where the header should be: name that, not every cell as an unknown column.
+        return f"no header row (expected {','.join(CSV_COLUMNS[:3])},…)"
+    unknown = sorted(set(header) - set(CSV_COLUMNS))
+    missing = [name for name in CSV_COLUMNS if name not in header]
+    shown = f"{unknown[:3]}" + (f" and {len(unknown) - 3} more" if len(unknown) > 3 else "")
+    return f"unknown column(s) {shown}, missing {missing}"
 
 
 def _result_from_csv(row: Mapping[str, str]) -> AttendeeResult:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import click
 
-from .._io.plans import read_plan, write_plan
+from .._io.plan_index import index_plan
+from .._io.plans import write_plan
 from .._model.capabilities import Capabilities, Media
 from .._model.update import Update
 from ..emulator import Emulator, Faults, RateLimit
@@ -90,16 +91,18 @@ def demo_command(
         with tempfile.TemporaryDirectory(prefix="chime-bulk-demo-") as workdir:
             plan_path = Path(workdir) / "mute-video.jsonl"
             write_plan(plan_path, updates)
-            plan = read_plan(plan_path)
-            code = run_apply(
-                plan,
-                common=dataclasses.replace(
-                    common, endpoint_url=emulator.endpoint_url, region=common.region or "us-east-1"
-                ),
-                report_path=report_path,
-                json_lines=False,
-                title="demo: mute video",
-            )
+            with index_plan(plan_path) as plan:
+                code = run_apply(
+                    plan,
+                    common=dataclasses.replace(
+                        common,
+                        endpoint_url=emulator.endpoint_url,
+                        region=common.region or "us-east-1",
+                    ),
+                    report_path=report_path,
+                    json_lines=False,
+                    title="demo: mute video",
+                )
         agreed = sum(
             emulator.capabilities(u.meeting_id, u.attendee_id) == u.capabilities.to_api()
             for u in updates

@@ -26,6 +26,7 @@ from .._aws.clients import NO_REGION
 from .._engine.intake import Item
 from .._engine.updater import BulkUpdater
 from .._io.journal import Journal
+from .._io.result_spool import ResultSpool
 from .._model.errors import ConfigurationError, ListingFailed, PreflightFailed, RunAborted
 from .._model.report import Report, ReportBuilder
 from .._model.results import AttendeeResult, Status
@@ -59,6 +60,8 @@ class RunRequest:
     title: str
     dry_run: bool = False
     journal: Journal | None = None
+    #: Where results go, on disk, in plan order (apply); None keeps the report in memory.
+    spool: ResultSpool | None = None
 
 
 class _Signals:
@@ -169,9 +172,15 @@ def _planned(item: Item) -> list[AttendeeResult]:
     return [AttendeeResult.unsent(update, Status.PLANNED) for update in updates]
 
 
-def _dry_run(items: Iterable[Item] | StatePlan, *, json_lines: bool, console: Console) -> Report:
+def _dry_run(
+    items: Iterable[Item] | StatePlan,
+    *,
+    json_lines: bool,
+    console: Console,
+    spool: ResultSpool | None = None,
+) -> Report:
     """The report a run would start from: `planned` for what would be sent; nothing is sent."""
-    builder = ReportBuilder()
+    builder: ReportBuilder | ResultSpool = ReportBuilder() if spool is None else spool
     if isinstance(items, StatePlan):
         for meeting in items.meetings:
             console.print(meeting.describe(), highlight=False)
@@ -252,7 +261,10 @@ async def _run_or_plan(
     """The dry run's report, or the run's: with the fatal error that aborted it, or the
     unexpected one that stopped it (then the report holds what had finished)."""
     if request.dry_run:
-        return _dry_run(items, json_lines=request.json_lines, console=console), None, None
+        report = _dry_run(
+            items, json_lines=request.json_lines, console=console, spool=request.spool
+        )
+        return report, None, None
     aborted: RunAborted | None = None
     failed: Exception | None = None
     # No await between here and the run's start, so a stop cannot fall between the two.
@@ -260,9 +272,9 @@ async def _run_or_plan(
     try:
         if bar is not None:
             with bar:
-                report = await bulk.run(items)
+                report = await _run(bulk, items, request.spool)
         else:
-            report = await bulk.run(items)
+            report = await _run(bulk, items, request.spool)
     except RunAborted as error:
         aborted = error
         report = error.report
@@ -336,6 +348,25 @@ async def _preflight(bulk: BulkUpdater, *, console: Console) -> ExitCode | None:
         print_error(console, f"{error}; nothing was sent")
         return ExitCode.ABORTED if error.fatal else ExitCode.USAGE
     return None
+
+
+async def _run(
+    bulk: BulkUpdater, items: Iterable[Item] | StatePlan, spool: ResultSpool | None
+) -> Report:
+    """The run's report: in memory from `run()`, or (with a spool) streamed to disk, so that
+    memory is bounded by the concurrency, not by the plan."""
+    if spool is None:
+        return await bulk.run(items)
+    try:
+        async with bulk.stream(items) as results:
+            async for result in results:
+                spool.add(result)
+    except RunAborted as error:
+        # The stream's report holds only the update that met the fatal error.
+        for result in error.report.results:
+            spool.add(result)
+        raise RunAborted(spool.build(), error_code=error.error_code, message=str(error)) from None
+    return spool.build()
 
 
 def _write_report(report: Report, path: Path, *, console: Console) -> None:

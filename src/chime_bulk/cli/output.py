@@ -15,10 +15,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -138,22 +140,74 @@ def print_error(console: Console, message: str) -> None:
     console.print(f"[red]error:[/] {escape(message)}", highlight=False)
 
 
-#: Bad input lines shown in full; a wholly wrong file should not scroll for minutes.
-_SHOWN_PROBLEMS = 50
+#: Problems shown in full: a few of each kind, a handful in all; the rest are counted by kind,
+#: so a wholly wrong file reads in a glance instead of scrolling for minutes.
+_SHOWN_PROBLEMS = 10
+_SHOWN_PER_KIND = 3
+
+#: How the rest of a kind of problem is summed up: "… and 7,633 more lines that are not UTF-8".
+_KIND_PHRASES: tuple[tuple[str, str], ...] = (
+    ("not UTF-N", "that are not UTF-8 text"),  # kinds have their numbers taken out
+    ("binary data", "of binary data"),
+    ("line is N bytes long", "that are too long"),
+    ("not valid JSON", "that are not valid JSON"),
+    ("not valid CSV", "that are not valid CSV"),
+    ("expected N fields", "with a missing or extra field"),
+    ("unknown key", "with an unknown key"),
+    ("is not a capability", "with a value that is not a capability"),
+    ("is not a valid Chime ID", "with an ID that is not a Chime ID"),
+)
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|\[[^\]]*\]")
+_NUMBER = re.compile(r"\d[\d,]*")
 
 
-def print_problems(console: Console, error: PlanError, *, what: str) -> None:
-    """Every bad line of an input file, the first ones in full, then how many more."""
+def _kind(message: str) -> str:
+    """A problem's kind: its message with the values it quotes and its numbers taken out."""
+    return _NUMBER.sub("N", _QUOTED.sub("…", message))
+
+
+def _phrase(kind: str) -> str:
+    return next((text for key, text in _KIND_PHRASES if key in kind), f"like: {kind}")
+
+
+def print_problems(console: Console, error: PlanError, *, what: str, skipped: bool = False) -> None:
+    """The problems of an input file, one line each: a few of every kind in full, the rest
+    counted by kind. One problem is one line; `skipped` reports lines `--skip-invalid`
+    left out (a warning: the run goes on)."""
     problems = error.problems
+    if console.quiet and not skipped:
+        console = stderr_console()  # errors, even with --quiet
+    if len(problems) == 1 and not skipped:
+        print_error(console, f"{problems[0]}; nothing was sent")
+        return
     lines = len({problem.line for problem in problems if problem.line is not None})
-    where = f" on {lines} line(s)" if lines else ""
-    print_error(console, f"{what} has {len(problems)} problem(s){where}; nothing was sent")
-    if console.quiet:
-        console = stderr_console()
-    for problem in problems[:_SHOWN_PROBLEMS]:
-        console.print(str(problem), markup=False, highlight=False)
-    if len(problems) > _SHOWN_PROBLEMS:
-        console.print(f"… and {len(problems) - _SHOWN_PROBLEMS} more", highlight=False)
+    if skipped:
+        print_warning(
+            console,
+            f"--skip-invalid skipped {lines:,} line(s) of {what} with no attendee to report:",
+        )
+    else:
+        where = f" on {lines:,} line(s)" if lines else ""
+        print_error(console, f"{what} has {len(problems):,} problem(s){where}; nothing was sent")
+    shown: Counter[str] = Counter()
+    printed: set[int | None] = set()
+    rest: dict[str, set[int | None]] = {}
+    for problem in problems:
+        kind = _kind(problem.message)
+        if shown.total() < _SHOWN_PROBLEMS and shown[kind] < _SHOWN_PER_KIND:
+            shown[kind] += 1
+            printed.add(problem.line)
+            console.print(str(problem), markup=False, highlight=False)
+        elif problem.line not in printed or problem.line is None:
+            # Counted by line, not by problem: "… and 297 more lines", each counted once.
+            rest.setdefault(_phrase(kind), set()).add(problem.line)
+    for phrase, lines_of_kind in sorted(rest.items(), key=lambda item: -len(item[1])):
+        count = len(lines_of_kind)
+        console.print(
+            f"… and {count:,} more line{'s' if count > 1 else ''} {phrase}",
+            markup=False,
+            highlight=False,
+        )
 
 
 def print_warning(console: Console, message: str) -> None:
