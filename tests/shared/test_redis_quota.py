@@ -80,10 +80,11 @@ async def test_a_throttle_one_client_meets_slows_the_other(redis_server: RedisSe
             key, throttled=False, accepted=0, settings=settings
         )
     assert seen == pytest.approx(0.98 * 50)
-    # The throttle voided what was booked: the only slots left are the two booked since (the
-    # throttling call's own, then this one), less the refill of the milliseconds between.
+    # The throttle voided what was booked and skipped one slot as slack: the only slots left
+    # are the two booked since (the throttling call's own, then this one), less the refill of
+    # the milliseconds between.
     assert (epoch, seen_epoch) == (1, 1)
-    assert 1 / seen < delay <= 2 / seen
+    assert 2 / seen < delay <= 3 / seen
 
 
 async def test_redis_going_away_falls_back_to_local_pacing_without_a_burst(

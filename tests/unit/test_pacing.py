@@ -273,7 +273,8 @@ def test_a_brownout_pause_is_left_out_of_the_measurement() -> None:
 
 
 def test_the_bucket_saves_nothing_up_during_a_pause() -> None:
-    """After a pause the next slot comes at the pacer's rate, not as a burst of saved tokens."""
+    """After a pause the next slot comes at the pacer's rate (after the one slot a throttle
+    skips), not as a burst of saved tokens."""
     clock = FakeClock()
     pacer = AdaptivePacer(_quiet(initial_rate=10, burst=20), clock=clock)
     clock.advance(5.0)  # long after the start: the first estimate is the last second's
@@ -282,7 +283,7 @@ def test_the_bucket_saves_nothing_up_during_a_pause() -> None:
     pacer.pause()
     clock.advance(5.0)
     pacer.resume()
-    assert pacer.reserve() == pytest.approx(1 / 19.6)
+    assert pacer.reserve() == pytest.approx(2 / 19.6)
 
 
 def test_an_idle_spell_with_a_full_bucket_is_left_out_of_the_measurement() -> None:
@@ -392,7 +393,8 @@ def test_probing_at_low_rates_slows_in_proportion() -> None:
 @pytest.mark.anyio
 async def test_a_throttle_voids_the_slots_booked_before_it() -> None:
     """A waiter whose slot was booked before a throttle books again at the new rate: it waits
-    out its old slot, then one interval of the new rate, instead of sending into the 429s."""
+    out its old slot, then two intervals of the new rate (one skipped as slack for the
+    service), instead of sending into the 429s."""
     clock = FakeClock()
     pacer = AdaptivePacer(_quiet(initial_rate=10, burst=1), clock=clock)
     clock.advance(5.0)
@@ -407,4 +409,4 @@ async def test_a_throttle_voids_the_slots_booked_before_it() -> None:
 
     await take_slot(pacer, sleep=sleep)  # booked fifth: 0.4 s
     assert pacer.epoch == 1
-    assert sleeps == pytest.approx([0.4, 1 / pacer.rate])
+    assert sleeps == pytest.approx([0.4, 2 / pacer.rate])  # one slot skipped as slack

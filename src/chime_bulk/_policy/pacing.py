@@ -170,10 +170,15 @@ class TokenBucket:
         self._tokens = min(self._tokens, 0.0)
 
     def void_bookings(self) -> None:
-        """Forget saved-up tokens and every slot booked ahead: the next slot is one interval
-        from now (the waiters that held the voided slots book again)."""
+        """Forget saved-up tokens and every slot booked ahead, and skip one slot: the next
+        is two intervals from now (the waiters that held the voided slots book again).
+
+        The skipped slot is slack for the service's bucket, empty after a throttle: requests
+        sent evenly arrive unevenly (latency varies), and at a low rate the margin alone would
+        take seconds to save up the one token an early arrival needs.
+        """
         self._refill()
-        self._tokens = 0.0
+        self._tokens = -1.0
 
     def reserve(self) -> float:
         self._refill()
@@ -466,15 +471,29 @@ class AdaptivePacer:
         """
         if limited_s is not None and 0 < limited_s <= self._settings.interval_max_s:
             self._measured_once = True
-            return (self._accepted_total - self._accepted_at_throttle) / limited_s
+            measured = (self._accepted_total - self._accepted_at_throttle) / limited_s
+            # The interval counts as saturated only if the service was saturated all along;
+            # when the rate was still climbing back from a low estimate (several processes
+            # sharing a quota each take the burst for their own), the service was not, and the
+            # average undershoots. Its last second was saturated: trust that, up to the rate
+            # that was just throttled.
+            return max(measured, min(self._last_second(now), self.rate))
         since_start = now - self._started
         if last_throttle is None and 0 < since_start <= self._settings.first_window_s:
             # The burst the service began with, plus its quota for the time since: all it
             # could accept, and (its bucket being empty now) all it did.
             estimate = (self._accepted_total - self._bucket.burst) / since_start
             return max(estimate, 0.5 * min(self.rate, self._settings.initial_rate))
-        # No earlier throttle to measure from: the rate accepted over the last window. Early
-        # in a run that includes the opening burst, so it errs high, which the next throttle
-        # corrects within one gap; erring low would be corrected only by slow probing.
-        self._trim(self._recent_accepts, now - self._settings.first_window_s)
-        return max(len(self._recent_accepts) / self._settings.first_window_s, 0.5 * self.rate)
+        return max(self._last_second(now), 0.5 * self.rate)
+
+    def _last_second(self, now: float) -> float:
+        """The rate accepted over the last `first_window_s`, less the opening burst when the
+        window holds the start (those were the service's saved-up tokens, not its rate)."""
+        # It errs high when the window holds part of a ramp above the quota, which the next
+        # throttle corrects within one gap; erring low would be corrected only by slow probing.
+        window = self._settings.first_window_s
+        self._trim(self._recent_accepts, now - window)
+        count = float(len(self._recent_accepts))
+        if now - self._started <= window:
+            count = max(count - self._bucket.burst, 0.0)
+        return count / window

@@ -77,6 +77,12 @@ if w ~= s.win then
   s.win = w
 end
 local function last_second(cur, prev) return cur + prev * (1 - (now - w)) end
+-- Accepted over the last second, less the opening burst while the start is that recent.
+local function accepted_last_second()
+  local count = last_second(s.acc_cur, s.acc_prev)
+  if now - s.started <= first_window then count = math.max(count - burst, 0) end
+  return count / first_window
+end
 
 -- Refill, counting the time the bucket spent full (nobody drew on it: not measured).
 local function refill()
@@ -106,16 +112,19 @@ if throttled then
     if s.last_throttle >= 0 and limited > 0 and limited <= interval_max then
       s.measured = 1
       measured = (s.accepted - s.accepted_at) / limited
+      -- Not saturated all along (climbing back from a low estimate): the last second was.
+      measured = math.max(measured, math.min(accepted_last_second(), s.rate))
     elseif s.last_throttle < 0 and since_start > 0 and since_start <= first_window then
       -- The burst the service began with plus its quota since: all it accepted.
       measured = math.max((s.accepted - burst) / since_start,
         0.5 * math.min(s.rate, initial_rate))
     else
-      measured = math.max(last_second(s.acc_cur, s.acc_prev), 0.5 * s.rate)
+      measured = math.max(accepted_last_second(), 0.5 * s.rate)
     end
     set_rate(clamp(margin * measured))
-    -- Void every slot booked ahead: the callers that hold one book again (epoch).
-    s.tokens = 0
+    -- Void every slot booked ahead (the callers that hold one book again: epoch), and skip
+    -- one as slack for the service's empty bucket against uneven arrivals.
+    s.tokens = -1
     s.epoch = s.epoch + 1
     s.last_throttle = now
     s.adjusted = now
