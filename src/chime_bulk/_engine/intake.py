@@ -8,7 +8,15 @@ for many attendees: it takes one index per member) or a result decided before th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Collection, Iterable, Iterator, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sized,
+)
 from typing import Final
 
 import anyio
@@ -54,6 +62,8 @@ def total_of(updates: Items) -> int | None:
     """How many results a plan becomes, when that can be known without consuming it."""
     if isinstance(updates, Collection):
         return sum(width(item) for item in updates)
+    if isinstance(updates, Sized):  # sized but not walked twice (a plan read from disk)
+        return len(updates)
     return None
 
 

@@ -41,7 +41,7 @@ from .._model.capabilities import MeetingFeatures
 from .._model.errors import RunAborted
 from .._model.report import Report, ReportBuilder
 from .._model.results import AttendeeResult, Status
-from .._model.summary import Traffic
+from .._model.summary import Summary, Traffic
 from .._model.update import BatchExcept
 from .._policy.brownout import BrownoutPolicy
 from .._policy.circuit import CircuitPolicy
@@ -250,9 +250,10 @@ class BulkUpdater:
         deadline: float | None = None,
         journal: JournalTarget | None = None,
         meeting_features: Mapping[str, MeetingFeatures] | None = None,
-    ) -> AsyncIterator[AsyncIterator[AttendeeResult]]:
+    ) -> AsyncIterator[ResultStream]:
         """Results as they finish; memory bounded by the concurrency, not the plan.
 
+        Once the `async with` block is left, `results.summary` is the run's summary.
         `RunAborted` from a stream carries the summary of the whole run, and as `results`
         only the update that met the fatal error (the caller has been given the rest).
         """
@@ -276,13 +277,15 @@ class BulkUpdater:
         async with self._session(settings) as run, unwrapped_group() as tg:
             run.plan = plan
             tg.start_soon(drive)
+            results = ResultStream(receive)
             try:
-                yield receive
+                yield results
             finally:
                 # Every result is out, or the reader left early: then stop the run at once.
                 tg.cancel_scope.cancel()
                 receive.close()
         report = builder.build(traffic=self._traffic(run))
+        results.summary = report.summary
         if run.settler.fatal_result is not None:
             report = Report(results=[run.settler.fatal_result], summary=report.summary)
         self._finish(report, run)
@@ -628,6 +631,21 @@ class BulkUpdater:
         if self._sender is None:
             raise RuntimeError("use BulkUpdater as `async with BulkUpdater(...) as bulk:`")
         return self._sender
+
+
+class ResultStream:
+    """What `stream()` yields: the results as they finish (an async iterator), and, once the
+    stream's block is left, the run's `summary`."""
+
+    def __init__(self, receive: AsyncIterator[AttendeeResult]) -> None:
+        self._receive = receive
+        self.summary: Summary | None = None
+
+    def __aiter__(self) -> ResultStream:
+        return self
+
+    async def __anext__(self) -> AttendeeResult:
+        return await anext(self._receive)
 
 
 def _items_of(updates: Items | StatePlan) -> tuple[Items, StatePlan | None]:

@@ -9,6 +9,7 @@ read that table back `ORDER BY line` as they are iterated, so writing any report
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -17,6 +18,7 @@ from typing import Any, Final, SupportsIndex, overload
 
 from .._model.report import Report, ReportBuilder
 from .._model.results import AttendeeResult
+from .._model.summary import Summary
 from .plan_index import PlanIndex
 
 __all__ = ["ResultSpool"]
@@ -73,11 +75,18 @@ class ResultSpool:
             self._db.execute("BEGIN")
             self._pending = 0
 
-    def build(self, *, total: int | None = None) -> Report:
-        """The run's report: exact summary, results read from disk in plan order."""
+    def build(self, *, total: int | None = None, run: Summary | None = None) -> Report:
+        """The run's report: exact summary, results read from disk in plan order.
+
+        `run` is the engine's summary of the run: its traffic figures (requests, latencies,
+        the circuit) are the wire's, which the results alone cannot tell; the counts are the
+        spool's, which also holds results that never went through the run (invalid lines).
+        """
         self._db.execute("COMMIT")
         self._db.execute("BEGIN")
         summary = self._builder.build().summary
+        if run is not None:
+            summary = dataclasses.replace(run, total=summary.total, by_status=summary.by_status)
         return _SpooledReport(
             results=_SpooledResults(self._db, len(self._builder)), summary=summary
         )

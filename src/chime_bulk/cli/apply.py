@@ -41,6 +41,10 @@ class _PlanItems:
     def __init__(self, index: PlanIndex) -> None:
         self._index = index
 
+    def __len__(self) -> int:
+        # The plan's size, for the progress line's total and ETA (not read twice).
+        return len(self._index)
+
     def __iter__(self) -> Iterator[Item]:
         for _, update, done in self._index.resumed_updates():
             yield update if done is None else done

@@ -365,8 +365,9 @@ async def _run(
         # The stream's report holds only the update that met the fatal error.
         for result in error.report.results:
             spool.add(result)
-        raise RunAborted(spool.build(), error_code=error.error_code, message=str(error)) from None
-    return spool.build()
+        report = spool.build(run=error.report.summary)
+        raise RunAborted(report, error_code=error.error_code, message=str(error)) from None
+    return spool.build(run=results.summary)
 
 
 def _write_report(report: Report, path: Path, *, console: Console) -> None:
