@@ -137,7 +137,7 @@ def common_options(function: F) -> F:
             type=click.IntRange(1, 256),
             default=None,
             help="Requests in flight at once (default: sized from the rate and the latency, "
-            "4 to 256).",
+            "8 to 256).",
         ),
         click.option(
             "--coordinate",
