@@ -380,6 +380,7 @@ def main() -> None:
     parser.add_argument(
         "--chime-only", action="store_true", help="Skip the botocore rows (a tuning run)."
     )
+    parser.add_argument("--row", action="append", help="Only rows whose label contains this.")
     args = parser.parse_args()
     chosen = [s for s in _scenarios() if not args.only or s.key in args.only]
     out_json = _HERE / "pacing-results.json"
@@ -390,6 +391,8 @@ def main() -> None:
             rows = []
             for run in scenario.runs:
                 if args.chime_only and run.contender != "chime-bulk":
+                    continue
+                if args.row and not any(part in run.label for part in args.row):
                     continue
                 print(f"{scenario.key}: {run.label} ...", file=sys.stderr, flush=True)
                 row = _one(scenario, run, workdir=Path(workdir))

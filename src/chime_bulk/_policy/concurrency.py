@@ -27,7 +27,7 @@ __all__ = ["ConcurrencyPolicy", "ConcurrencySizer"]
 class ConcurrencyPolicy:
     """The bounds and the rule of the default concurrency (`max_concurrency=None`)."""
 
-    minimum: int = 4
+    minimum: int = 8
     maximum: int = 256
     initial: int = 16  # before any latency is known
     headroom: float = 2.0
