@@ -424,4 +424,11 @@ def write_markdown(path: Path, run: dict[str, Any], verdicts: list[Verdict]) -> 
             out += _memory_section(scenario)
     contenders_doc = run["contender_settings"]
     out += ["## Contender settings", "", contenders_doc, "", _METHOD]
-    path.write_text("\n".join(out).rstrip() + "\n", encoding="utf-8")
+    # The B6-B9 block (benchmarks.pacing) is another run's: keep it where it was.
+    kept = ""
+    if path.exists():
+        previous = path.read_text(encoding="utf-8")
+        begin, end = "<!-- B6-B9 begin -->", "<!-- B6-B9 end -->"
+        if begin in previous and end in previous:
+            kept = "\n" + begin + previous.split(begin, 1)[1].split(end, 1)[0] + end + "\n"
+    path.write_text("\n".join(out).rstrip() + "\n" + kept, encoding="utf-8")
