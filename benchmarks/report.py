@@ -429,7 +429,10 @@ def write_markdown(path: Path, run: dict[str, Any], verdicts: list[Verdict]) -> 
     path.write_text("\n".join(out).rstrip() + "\n" + kept, encoding="utf-8")
 
 
-_KEPT: Final = re.compile(r"\n*(<!-- keep:(\w+) -->\n.*?<!-- /keep:\2 -->\n)", re.DOTALL)
+_KEPT: Final = re.compile(
+    r"\n*(<!-- keep:(\w+) -->\n.*?<!-- /keep:\2 -->\n|<!-- B6-B9 begin -->.*?<!-- B6-B9 end -->\n)",
+    re.DOTALL,
+)
 
 
 def kept_sections(text: str) -> str:

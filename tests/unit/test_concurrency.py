@@ -58,7 +58,7 @@ def test_unpaced_runs_get_the_maximum() -> None:
 def test_resizing_waits_for_the_interval_then_follows_the_latency() -> None:
     """A latency change moves the count only once interval_s has passed, then both ways."""
     clock = FakeClock()
-    sizer = _sizer(clock, samples=4, interval_s=0.25, headroom=1.0)
+    sizer = _sizer(clock, samples=4, interval_s=0.25, headroom=1.0, minimum=4)
     for _ in range(4):
         sizer.observe(0.1)
     assert sizer.limit(rate=100) == 10

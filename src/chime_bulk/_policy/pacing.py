@@ -484,7 +484,9 @@ class AdaptivePacer:
             # could accept, and (its bucket being empty now) all it did.
             estimate = (self._accepted_total - self._bucket.burst) / since_start
             return max(estimate, 0.5 * min(self.rate, self._settings.initial_rate))
-        return max(self._last_second(now), 0.5 * self.rate)
+        # The floor only guards against a window too short to count in: never above half the
+        # documented rate, so that a ramp that overshot does not keep the rate up.
+        return max(self._last_second(now), 0.5 * min(self.rate, self._settings.initial_rate))
 
     def _last_second(self, now: float) -> float:
         """The rate accepted over the last `first_window_s`, less the opening burst when the

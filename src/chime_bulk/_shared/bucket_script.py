@@ -111,15 +111,15 @@ if throttled then
     local since_start = now - s.started
     if s.last_throttle >= 0 and limited > 0 and limited <= interval_max then
       s.measured = 1
+      -- (No raising to the last second here, unlike AdaptivePacer: one shared bucket sees
+      -- every process's accepts, so its first estimate is not split among them.)
       measured = (s.accepted - s.accepted_at) / limited
-      -- Not saturated all along (climbing back from a low estimate): the last second was.
-      measured = math.max(measured, math.min(accepted_last_second(), s.rate))
     elseif s.last_throttle < 0 and since_start > 0 and since_start <= first_window then
       -- The burst the service began with plus its quota since: all it accepted.
       measured = math.max((s.accepted - burst) / since_start,
         0.5 * math.min(s.rate, initial_rate))
     else
-      measured = math.max(accepted_last_second(), 0.5 * s.rate)
+      measured = math.max(accepted_last_second(), 0.5 * math.min(s.rate, initial_rate))
     end
     set_rate(clamp(margin * measured))
     -- Void every slot booked ahead (the callers that hold one book again: epoch), and skip

@@ -14,6 +14,8 @@ no saved-up burst. It asks Redis again after `retry_after_s`.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -125,12 +127,36 @@ class RedisQuotaLink:
     def close(self) -> None:
         self._send.close()
 
+    def notify_throttle(self, key: str, *, accepted: int, settings: Adaptive) -> None:
+        """Tell Redis of a throttle now, without waiting for the answer (it books a slot
+        nobody uses: the price of reacting at once rather than at the next booking)."""
+        call = _Call(key=key, args=self._args(throttled=True, accepted=accepted, settings=settings))
+        # When it cannot be queued, Redis is away (the pacer is local) or swamped.
+        with contextlib.suppress(
+            anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError
+        ):
+            self._send.send_nowait(call)
+
     async def book(
         self, key: str, *, throttled: bool, accepted: int, settings: Adaptive
     ) -> tuple[float, float, float, int]:
         """One round trip: fold in the feedback, book one slot; (delay, rate, Redis time,
         epoch)."""
-        args: list[float | int] = [
+        args = self._args(throttled=throttled, accepted=accepted, settings=settings)
+        call = _Call(key=key, args=args)
+        try:
+            self._send.send_nowait(call)
+        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            raise ConnectionError("the shared quota's queue is full or closed") from None
+        with anyio.fail_after(self.quota.timeout_s):
+            await call.done.wait()
+        if call.error is not None:
+            raise call.error
+        assert call.result is not None
+        return call.result
+
+    def _args(self, *, throttled: bool, accepted: int, settings: Adaptive) -> list[float | int]:
+        return [
             int(throttled),
             accepted,
             settings.initial_rate,
@@ -147,17 +173,6 @@ class RedisQuotaLink:
             settings.probe_full_rate,
             settings.first_window_s,
         ]
-        call = _Call(key=key, args=args)
-        try:
-            self._send.send_nowait(call)
-        except (anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError):
-            raise ConnectionError("the shared quota's queue is full or closed") from None
-        with anyio.fail_after(self.quota.timeout_s):
-            await call.done.wait()
-        if call.error is not None:
-            raise call.error
-        assert call.result is not None
-        return call.result
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Make the bookings, one session (client) at a time; a failed session ends with
@@ -229,6 +244,8 @@ class SharedPacer:
         self._slots: deque[float] = deque()  # this process's slots in the last second
         self.fallbacks = 0  # how often Redis went away, for tests and events
         self._epoch = 0  # the newest epoch of the shared bucket seen by this process
+        self._voided = 0  # throttles this process met: its waiters' slots are void
+        self._voided_at = -math.inf
 
     @property
     def rate(self) -> float:
@@ -249,6 +266,7 @@ class SharedPacer:
     async def _one_slot(self, sleep: Callable[[float], Awaitable[None]]) -> bool:
         """Wait for one booked slot; False when a throttle voided it meanwhile."""
         now = self._clock()
+        mine = self._voided
         if self._local is None or now >= self._retry_at:
             try:
                 delay, self._rate, _, epoch = await self._link.book(
@@ -270,7 +288,8 @@ class SharedPacer:
                 self._epoch = max(self._epoch, epoch)
                 if delay > 0:
                     await sleep(delay)
-                return self._epoch == epoch or self._local is not None
+                fresh = self._epoch == epoch and self._voided == mine
+                return fresh or self._local is not None
         self._count_slot(now)
         local = self._fallback_pacer()
         before = local.epoch
@@ -315,7 +334,19 @@ class SharedPacer:
         if self._local is not None:
             self._local.on_response(throttled=throttled)
         elif throttled:
-            self._throttled = True
+            # React at once, as a local pacer does: Redis hears of it now (not at the next
+            # booking, which may be a while when every worker sleeps on a slot booked ahead),
+            # and this process's waiters book again. Once per reaction gap.
+            now = self._clock()
+            if now - self._voided_at >= self._settings.react_gap_s:
+                self._voided_at = now
+                self._voided += 1
+                self._link.notify_throttle(
+                    self._key, accepted=self._accepted, settings=self._settings
+                )
+                self._accepted = 0
+            else:
+                self._throttled = True
         else:
             self._accepted += 1
 
