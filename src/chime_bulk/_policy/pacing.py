@@ -471,13 +471,7 @@ class AdaptivePacer:
         """
         if limited_s is not None and 0 < limited_s <= self._settings.interval_max_s:
             self._measured_once = True
-            measured = (self._accepted_total - self._accepted_at_throttle) / limited_s
-            # The interval counts as saturated only if the service was saturated all along;
-            # when the rate was still climbing back from a low estimate (several processes
-            # sharing a quota each take the burst for their own), the service was not, and the
-            # average undershoots. Its last second was saturated: trust that, up to the rate
-            # that was just throttled.
-            return max(measured, min(self._last_second(now), self.rate))
+            return (self._accepted_total - self._accepted_at_throttle) / limited_s
         since_start = now - self._started
         if last_throttle is None and 0 < since_start <= self._settings.first_window_s:
             # The burst the service began with, plus its quota for the time since: all it

@@ -111,8 +111,6 @@ if throttled then
     local since_start = now - s.started
     if s.last_throttle >= 0 and limited > 0 and limited <= interval_max then
       s.measured = 1
-      -- (No raising to the last second here, unlike AdaptivePacer: one shared bucket sees
-      -- every process's accepts, so its first estimate is not split among them.)
       measured = (s.accepted - s.accepted_at) / limited
     elseif s.last_throttle < 0 and since_start > 0 and since_start <= first_window then
       -- The burst the service began with plus its quota since: all it accepted.
