@@ -51,6 +51,7 @@ class CommonOptions:
     quiet: bool
     verbose: int
     progress: bool
+    progress_interval_s: float = 5.0
     max_sick_s: float = CircuitPolicy().max_sick_s
     read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
 
@@ -195,13 +196,21 @@ _COMMON_OPTIONS: Final = [
     click.option("--quiet", "-q", is_flag=True, help="Only errors on stderr."),
     click.option("--verbose", "-v", count=True, help="-v: retries; -vv: every attempt."),
     click.option("--no-progress", is_flag=True, help="No progress bar."),
+    click.option(
+        "--progress-interval",
+        type=float,
+        callback=_positive,
+        default=5.0,
+        show_default=True,
+        help="Seconds between progress lines when stderr is not a terminal (a pipe, a log).",
+    ),
 ]
 
 
 def common_options(function: F) -> F:
     """--region --profile --endpoint-url --concurrency --coordinate --max-rate --max-attempts
-    --deadline
-    --log-format --quiet --verbose --no-progress, gathered into `CommonOptions` as `common`."""
+    --deadline --log-format --quiet --verbose --no-progress --progress-interval, gathered into
+    `CommonOptions` as `common`."""
 
     def gather(**kwargs: Any) -> Any:
         allow_insecure = kwargs.pop("allow_insecure_endpoint")
@@ -220,6 +229,7 @@ def common_options(function: F) -> F:
             quiet=kwargs.pop("quiet"),
             verbose=kwargs.pop("verbose"),
             progress=not kwargs.pop("no_progress"),
+            progress_interval_s=kwargs.pop("progress_interval"),
         )
         return function(common=common, **kwargs)
 

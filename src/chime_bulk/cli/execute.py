@@ -158,7 +158,11 @@ def _listeners(
         if console.is_terminal:
             bar = ProgressBar(console=console, description=request.title)
         else:  # a pipe, a CI log, cron, or json log format: a line every few seconds
-            bar = ProgressLines(console=console, description=request.title)
+            bar = ProgressLines(
+                console=console,
+                description=request.title,
+                interval_s=common.progress_interval_s,
+            )
         listeners.append(bar)
     if request.json_lines:
         listeners.append(JsonLines())
