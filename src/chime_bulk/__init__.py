@@ -15,9 +15,6 @@ are not. The state-aware planning (mute, unmute, restore) is in `chime_bulk.stat
 the emulator in `chime_bulk.emulator`.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _version
-
 from ._aws.reads import AttendeeState
 from ._engine.updater import BulkUpdater
 from ._io.journal import Journal, load_journal
@@ -44,12 +41,8 @@ from ._policy.concurrency import ConcurrencyPolicy
 from ._policy.pacing import Adaptive, FixedRate, Pacer, Pacing, Unpaced
 from ._policy.retry import RetryPolicy
 from ._shared.redis_quota import RedisQuota
+from ._version import __version__
 from .progress import NullProgress, ProgressListener
-
-try:
-    __version__ = _version("chime-bulk")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree, not installed
-    __version__ = "0+unknown"
 
 __all__ = [
     "Adaptive",
