@@ -16,6 +16,9 @@ from .redis_server import RedisServer
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.slow,
+    # Real-time pacing against one emulator each: run one after the other on one worker
+    # (`--dist loadgroup`), not side by side, where each would load the other's machine.
+    pytest.mark.xdist_group("realtime-redis"),
     pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning"),
 ]
 

@@ -412,3 +412,76 @@ async def test_a_throttle_voids_the_slots_booked_before_it() -> None:
     await take_slot(pacer, sleep=sleep)  # booked fifth: 0.4 s
     assert pacer.epoch == 1
     assert sleeps == pytest.approx([0.4, 2 / pacer.rate])  # one slot skipped as slack
+
+
+def test_the_climb_from_a_rough_first_estimate_is_measured_by_its_last_second() -> None:
+    """A throttle that ends the climb from the first estimate measures the last second's
+    accepts: averaged over the climb, when the service was saturated only near its end, the
+    measurement would be the climb's mean, far under the quota."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(margin=0.98, regrowth=0.3), clock=clock)
+    clock.advance(5.0)  # the start is long past: the first estimate is the last second's
+    _accept(pacer, clock, count=10, over_s=1.0, book=False)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(0.98 * 10)
+    _accept(pacer, clock, count=20, over_s=2.05)  # climbing: ~10/s, the pacer the limit
+    _accept(pacer, clock, count=27, over_s=1.52)  # then ~18/s, when the service throttles
+    assert pacer.rate > 18  # it did climb past what the service then took
+    pacer.on_response(throttled=True)
+    # 18 accepts in the last second (spaced 1.52 / 27 s); the climb's mean would be
+    # 47 / 3.57 s = 13.2/s.
+    assert pacer.rate == pytest.approx(0.98 * 18)
+
+
+def _measured_twice(*, burst: float, first: int, second: int) -> tuple[AdaptivePacer, FakeClock]:
+    """A pacer that has met two throttles: the first after `first` accepts in its last
+    second, the second after a climb that ended at `second` accepts per second."""
+    clock = FakeClock()
+    settings = Adaptive(burst=burst, regrowth=0.3, probe_growth=0.01, margin=1.0)
+    pacer = AdaptivePacer(settings, clock=clock)
+    clock.advance(5.0)
+    _accept(pacer, clock, count=first, over_s=1.0, book=False)
+    pacer.on_response(throttled=True)
+    # Spaced so that no accept sits on the last second's edge: it holds exactly `second`.
+    _accept(pacer, clock, count=2 * second, over_s=2.05)
+    pacer.on_response(throttled=True)  # ends a climb: the last second's
+    assert pacer.rate == pytest.approx(second)
+    return pacer, clock
+
+
+def test_a_client_whose_opening_burst_was_refused_climbs_past_its_share() -> None:
+    """Fewer than half the opening burst accepted by the first throttle: another client
+    draws on the quota, so the rate measured is a share. Past it with no throttle (the
+    other client gone), the pacer grows by `regrowth` per second; alone on the quota it
+    probes at the pace slowed for a low rate."""
+    shared, shared_clock = _measured_twice(burst=40, first=10, second=10)  # 10 < 40 / 2
+    alone, alone_clock = _measured_twice(burst=10, first=10, second=10)
+    _paced(shared, shared_clock, count=100)
+    _paced(alone, alone_clock, count=100)
+    assert shared.rate > 30  # ~10 * e^(0.3 * 4 s) after its first probe past 10/s
+    assert alone.rate < 10.5  # 0.01/s, slowed to a fifth at 10/s: ~3 % in 10 s
+
+
+def _measured_then(accepted: int) -> AdaptivePacer:
+    """A pacer alone on a 30/s quota (its whole opening burst accepted), measured at 30/s
+    twice, then throttled after `accepted` accepts in 2 s; its bucket never fills, so every
+    measurement is the rate accepted."""
+    clock = FakeClock()
+    settings = Adaptive(burst=1000, regrowth=0.3, probe_growth=0.01, margin=1.0)
+    pacer = AdaptivePacer(settings, clock=clock)
+    _accept(pacer, clock, count=600, over_s=20.0, book=False)
+    pacer.on_response(throttled=True)  # 30 in the last second
+    for count, over_s in ((60, 2.05), (60, 2.0), (accepted, 2.0)):
+        _accept(pacer, clock, count=count, over_s=over_s)
+        pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(accepted / 2.0)
+    _paced(pacer, clock, count=100)
+    return pacer
+
+
+def test_a_measurement_well_under_the_last_one_means_the_quota_is_shared() -> None:
+    """Measured at 30/s, then at 10/s (under `contention_drop` = 0.8 times the last): someone
+    took a share, so once unthrottled past 10/s the pacer climbs at `regrowth`. At 25/s
+    (within 0.8) it is the same quota measured again, and probing stays slow."""
+    assert _measured_then(20).rate > 30
+    assert _measured_then(50).rate < 26

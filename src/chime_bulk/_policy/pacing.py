@@ -263,7 +263,10 @@ class Adaptive:
       run (a rate nobody uses is never raised).
     - First throttle: drop to `margin` times the rate accepted over the last
       `first_window_s`. That window may include the ramp up, so the estimate is rough: grow
-      again by `regrowth` per second until the next throttle.
+      again by `regrowth` per second until the next throttle. If the rate did climb, that
+      throttle ends a climb from below the quota, during which the service was saturated
+      only near its end: it measures the last second's accepts (at most the rate it was
+      sending at), not the climb's average.
     - Later throttles: drop to `margin` times the rate accepted since the previous throttle
       (when that was at most `interval_max_s` ago) — a measurement, not a guess — and from
       then on probe upward by only `probe_growth` per second, faster the longer nothing is
@@ -275,6 +278,15 @@ class Adaptive:
     - A first throttle within `first_window_s` of the start is measured too: the service's
       bucket began full (the documented `burst`) and is empty now, so it accepted `burst`
       plus the quota times the time since the start.
+    - Other clients on the same quota (other processes or hosts, not coordinated through
+      Redis) make the measurement a *share*. Two signs tell: the service refuses our opening
+      burst (fewer than half of it accepted by the first throttle: its bucket was not full
+      when we began), or a measurement falls below `contention_drop` times the one before
+      (someone took part of what we had). A contended pacer probes at the full pace whatever
+      its rate, and once past its last measurement with no throttle it grows by `regrowth`
+      per second: the share it measured has been given up (a client finished) or was never
+      fair. Without this a client that began late stays at the small share it first
+      measured, and the one left at the end climbs back at the slowed pace of a low quota.
     - Idle spells do not count: a measurement divides by the time the pacer was what
       limited the sends, which leaves out spells when its bucket was full (nobody wanted a
       slot) and spells when the brownout gate held dispatch (`pause` … `resume`; the bucket
@@ -294,6 +306,7 @@ class Adaptive:
     interval_max_s: float = 10.0
     react_gap_s: float = 0.5
     probe_full_rate: float = 50.0
+    contention_drop: float = 0.8
 
     def __post_init__(self) -> None:
         for name in (
@@ -307,6 +320,8 @@ class Adaptive:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.max_rate is not None and not self.max_rate >= self.min_rate:
             raise ValueError(f"max_rate must be at least min_rate, got {self.max_rate}")
+        if not 0 < self.contention_drop <= 1:
+            raise ValueError(f"contention_drop must be in (0, 1], got {self.contention_drop}")
         if not 0 < self.margin <= 1:
             raise ValueError(f"margin must be in (0, 1], got {self.margin}")
         if not self.burst >= 1:
@@ -336,6 +351,10 @@ class AdaptivePacer:
         self._last_adjust = self._started
         self._last_throttle: float | None = None  # when the pacer last reacted to one
         self._measured_once = False  # has a throttle-to-throttle interval measured the quota?
+        self._measurement = math.inf  # what the last throttle measured (our share, contended)
+        self._reacted_rate = 0.0  # the rate the last throttle set
+        self._previous_interval: float | None = None  # the last throttle-to-throttle one
+        self._contended = False  # another client draws on the same quota (class docstring)
         self._accepted_total = 0
         self._accepted_at_throttle = 0
         self._recent_accepts: deque[float] = deque()  # for the first estimate
@@ -422,13 +441,16 @@ class AdaptivePacer:
             growth = self._settings.growth
         elif not self._measured_once:
             growth = self._settings.regrowth
+        elif self._contended and self.rate > self._measurement:
+            growth = self._settings.regrowth  # past our share unthrottled: it was given up
         else:
             quiet = now - self._last_throttle
+            slowdown = 1.0 if self._contended else self.rate / self._settings.probe_full_rate
             growth = min(
                 self._settings.growth,
                 self._settings.probe_growth
                 * (1 + quiet / self._settings.interval_max_s)
-                * min(1.0, self.rate / self._settings.probe_full_rate),
+                * min(1.0, slowdown),
             )
         self._bucket.set_rate(self._clamp(self.rate * math.exp(growth * elapsed)))
 
@@ -447,12 +469,20 @@ class AdaptivePacer:
         if last is not None and now - last < gap:
             return
         idle = self.idle_s()
+        was_measured = self._measured_once
+        sending_at = self.rate
         measured = self._measured(
             now,
             last,
             limited_s=None if last is None else (now - last - (idle - self._idle_at_throttle)),
         )
+        if last is not None and not was_measured and sending_at > self._reacted_rate:
+            # This throttle ends the climb from the first, rough estimate (class docstring).
+            measured = max(measured, min(self._last_second(now), sending_at))
+        self._note_contention(measured, first=last is None, interval=was_measured)
+        self._measurement = measured
         self._bucket.set_rate(self._clamp(self._settings.margin * measured))
+        self._reacted_rate = self.rate
         # The service's bucket is empty: ours must not burst into it, and the slots booked
         # ahead at the old rate are void (their waiters book again: see `take_slot`).
         self._bucket.void_bookings()
@@ -461,6 +491,17 @@ class AdaptivePacer:
         self._last_adjust = now
         self._accepted_at_throttle = self._accepted_total
         self._idle_at_throttle = idle
+
+    def _note_contention(self, measured: float, *, first: bool, interval: bool) -> None:
+        """Look for another client on the same quota (the class docstring's two signs)."""
+        if first and self._accepted_total < 0.5 * self._bucket.burst:
+            self._contended = True
+        if not interval:
+            return  # a first estimate or the end of a climb: too rough to compare with
+        previous = self._previous_interval
+        if previous is not None and measured < self._settings.contention_drop * previous:
+            self._contended = True
+        self._previous_interval = measured
 
     def _measured(
         self, now: float, last_throttle: float | None, *, limited_s: float | None
