@@ -7,10 +7,11 @@ well under a second instead of minutes, for working on `AdaptivePacer`.
 
 Each client is the real `AdaptivePacer` on the simulated clock, with `workers` workers that
 take a slot (re-booking when a throttle voided it, as `take_slot` does), send, and retry a
-429 after full-jitter backoff with `RetryPolicy`'s defaults. The service is one token bucket
-(the emulator's rule). Latency is uniform in `latency_ms +- jitter_ms`; client `i` starts at
-a seeded offset in `[0, --start-skew-ms)`. It leaves out 503s, concurrency sizing, CPU and
-the network stack: a guide for tuning, not a benchmark (confirm with `benchmarks.pacing`).
+429 after the engine's own full-jitter backoff (`RetryPolicy`'s defaults). The service is
+the emulator's own `TokenBucket`. Latency is uniform in `latency_ms +- jitter_ms`; client
+`i` starts at a seeded offset in `[0, --start-skew-ms)`. It leaves out 503s, concurrency
+sizing, CPU and the network stack: a guide for tuning, not a benchmark (confirm with
+`benchmarks.pacing`).
 Prints, per seed, the combined wall time against the ideal, the 429 share, each client's
 end, and every rate change a throttle caused.
 """
@@ -26,6 +27,9 @@ from dataclasses import dataclass, field
 
 from chime_bulk import RetryPolicy
 from chime_bulk._policy.pacing import Adaptive, AdaptivePacer
+from chime_bulk._policy.retry import FullJitterWait
+from chime_bulk.emulator import RateLimit
+from chime_bulk.emulator.quota import TokenBucket
 
 
 @dataclass
@@ -47,26 +51,6 @@ class _Clock:
 
 
 @dataclass
-class _ServiceBucket:
-    clock: _Clock
-    rate: float
-    burst: float
-    tokens: float = -1.0
-    updated: float = 0.0
-
-    def admit(self) -> bool:
-        if self.tokens < 0:
-            self.tokens = self.burst
-        now = self.clock()
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
-@dataclass
 class _Tally:
     requests: int = 0
     throttles: int = 0
@@ -83,7 +67,7 @@ class Outcome:
 
 class _Client:
     def __init__(
-        self, *, index: int, updates: int, clock: _Clock, service: _ServiceBucket,
+        self, *, index: int, updates: int, clock: _Clock, service: TokenBucket,
         args: argparse.Namespace, random_source: random.Random, tally: _Tally,
     ) -> None:  # fmt: skip
         self.index = index
@@ -96,7 +80,7 @@ class _Client:
         self.random = random_source
         self.tally = tally
         self.pacer = AdaptivePacer(Adaptive(), clock=clock)
-        self.retry = RetryPolicy()
+        self.backoff = FullJitterWait(RetryPolicy(), random=random_source.random).backoff
         self.end = 0.0
 
     def next_update(self) -> None:
@@ -122,7 +106,7 @@ class _Client:
         )
 
         def arrive() -> None:
-            accepted = self.service.admit()
+            accepted = self.service.try_acquire()
             self.tally.requests += 1
             self.tally.throttles += not accepted
             self.clock.at(self.clock() + latency / 2, lambda: self.answer(accepted, attempt))
@@ -140,10 +124,8 @@ class _Client:
                 self.end = self.clock()
             self.next_update()
             return
-        cap = min(self.retry.cap_s, self.retry.base_s * 2 ** (attempt - 1))
         self.clock.at(
-            self.clock() + self.random.uniform(0, cap),
-            lambda: self.take_slot(attempt=attempt + 1),
+            self.clock() + self.backoff(attempt), lambda: self.take_slot(attempt=attempt + 1)
         )
 
 
@@ -151,7 +133,7 @@ def simulate(args: argparse.Namespace, *, seed: int) -> Outcome:
     """One run of `args.clients` clients over one service bucket."""
     random_source = random.Random(seed)
     clock = _Clock()
-    service = _ServiceBucket(clock=clock, rate=args.rate, burst=args.burst)
+    service = TokenBucket(RateLimit(args.rate, args.burst), clock=clock)
     tally = _Tally()
     clients = []
     for index in range(args.clients):

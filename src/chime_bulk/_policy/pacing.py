@@ -352,7 +352,6 @@ class AdaptivePacer:
         self._last_throttle: float | None = None  # when the pacer last reacted to one
         self._measured_once = False  # has a throttle-to-throttle interval measured the quota?
         self._measurement = math.inf  # what the last throttle measured (our share, contended)
-        self._reacted_rate = 0.0  # the rate the last throttle set
         self._previous_interval: float | None = None  # the last throttle-to-throttle one
         self._contended = False  # another client draws on the same quota (class docstring)
         self._accepted_total = 0
@@ -476,13 +475,13 @@ class AdaptivePacer:
             last,
             limited_s=None if last is None else (now - last - (idle - self._idle_at_throttle)),
         )
-        if last is not None and not was_measured and sending_at > self._reacted_rate:
+        reacted_rate = self._clamp(self._settings.margin * self._measurement)
+        if last is not None and not was_measured and sending_at > reacted_rate:
             # This throttle ends the climb from the first, rough estimate (class docstring).
             measured = max(measured, min(self._last_second(now), sending_at))
         self._note_contention(measured, first=last is None, interval=was_measured)
         self._measurement = measured
         self._bucket.set_rate(self._clamp(self._settings.margin * measured))
-        self._reacted_rate = self.rate
         # The service's bucket is empty: ours must not burst into it, and the slots booked
         # ahead at the old rate are void (their waiters book again: see `take_slot`).
         self._bucket.void_bookings()
