@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chime_bulk._policy.brownout import BrownoutGate, BrownoutPolicy, GateState
@@ -148,3 +150,29 @@ def test_a_retry_after_of_zero_pauses_for_no_time() -> None:
         gate.record(unavailable=True, retry_after_s=0, probe=False)
     admission = gate.admit()
     assert (admission.go, admission.probe) == (True, True)
+
+
+@pytest.mark.anyio
+async def test_a_pause_that_ends_while_being_read_never_asks_for_a_negative_sleep() -> None:
+    """On a loaded machine the clock moves between the gate's reading and the waiter's: a
+    pause over by then means waiting 0 s, not a negative delay (anyio.sleep refuses one)."""
+    clock = FakeClock()
+    gate = _gate(clock)
+    for _ in range(3):
+        gate.record(unavailable=True, retry_after_s=1, probe=False)
+    real_admit = gate.admit
+
+    def admit_then_time_passes() -> Any:
+        admission = real_admit()
+        clock.now += 1.5  # past the pause's end before the waiter reads the clock
+        return admission
+
+    gate.admit = admit_then_time_passes  # type: ignore[method-assign]
+    sleeps: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    async with gate.admission(sleep=sleep) as ticket:
+        assert ticket.probe
+    assert sleeps == [0.0]

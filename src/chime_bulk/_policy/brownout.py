@@ -214,7 +214,8 @@ class BrownoutGate:
             if admission.go:
                 return admission.probe
             if admission.wait_until is not None:
-                await sleep(admission.wait_until - self._clock())
+                # The clock may have passed `wait_until` since `admit()` read it.
+                await sleep(max(0.0, admission.wait_until - self._clock()))
             else:
                 await self._changed.wait()
 
