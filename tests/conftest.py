@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
@@ -15,6 +16,28 @@ TEST_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+
+
+@pytest.fixture(autouse=True)
+def _realtime_runs_alone(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """A test marked `realtime` runs while no other test does, on any xdist worker.
+
+    Those tests pace real requests on the wall clock and assert on their timing; another
+    worker's CLI subprocesses on the same two cores delay and bunch their sends, which reads
+    as a pacing fault that is not there. Every other test holds the lock shared, so they
+    still run side by side.
+    """
+    # Every worker's base temp folder lies in one folder of the session: the lock's home.
+    lock_path = tmp_path_factory.getbasetemp().parent / "chime-bulk-realtime.lock"
+    exclusive = request.node.get_closest_marker("realtime") is not None
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 @pytest.fixture(autouse=True)

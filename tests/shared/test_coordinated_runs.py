@@ -16,9 +16,7 @@ from .redis_server import RedisServer
 pytestmark = [
     pytest.mark.anyio,
     pytest.mark.slow,
-    # Real-time pacing against one emulator each: run one after the other on one worker
-    # (`--dist loadgroup`), not side by side, where each would load the other's machine.
-    pytest.mark.xdist_group("realtime-redis"),
+    pytest.mark.realtime,  # wall-clock pacing: run while no other test loads the machine
     pytest.mark.filterwarnings("ignore:Unclosed <MemoryObject:ResourceWarning"),
 ]
 
