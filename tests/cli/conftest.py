@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -23,17 +24,57 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+_HERE = Path(__file__).parent
+#: The fork server's socket while this worker's server runs (`_fork_server`).
+_fork_server_socket: Path | None = None
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _fork_server() -> Iterator[None]:
+    """One fork server per test worker: each CLI run is its own process, forked from an
+    interpreter that has already imported chime-bulk (see fork_server.py for why and how)."""
+    global _fork_server_socket
+    with tempfile.TemporaryDirectory(prefix="chime-bulk-fork-") as folder:
+        socket_path = Path(folder) / "server.sock"
+        server = subprocess.Popen(
+            [sys.executable, str(_HERE / "fork_server.py"), str(socket_path)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert server.stdout is not None
+        if server.stdout.readline() != "ready\n":  # it says so once it listens
+            server.kill()
+            raise RuntimeError(f"the fork server did not start: exit {server.wait()}")
+        _fork_server_socket = socket_path
+        try:
+            yield
+        finally:
+            _fork_server_socket = None
+            server.kill()
+            server.wait()
+            server.stdout.close()
+
+
+def _command(args: Sequence[str], env: dict[str, str]) -> list[str]:
+    """`python -m chime_bulk ARGS`, through this worker's fork server when it runs."""
+    if _fork_server_socket is None:
+        return [sys.executable, "-m", "chime_bulk", *args]
+    env["CHIME_BULK_FORK_SERVER"] = str(_fork_server_socket)
+    return [sys.executable, "-I", "-S", str(_HERE / "fork_client.py"), *args]
+
+
 def chime_bulk(
     *args: str, input_text: str | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[str]:
-    """Run the installed CLI as a user would, capturing stdout and stderr."""
+    """Run the CLI as a user would, in a process of its own, capturing stdout and stderr."""
+    env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run(
-        [sys.executable, "-m", "chime_bulk", *args],
+        _command(args, env),
         capture_output=True,
         text=True,
         input=input_text,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
+        env=env,
         check=False,
     )
 
@@ -41,12 +82,13 @@ def chime_bulk(
 def start_chime_bulk(*args: str) -> subprocess.Popen[str]:
     """Start the CLI in the background, stdout and stderr piped, for tests that interrupt
     it or read it as it goes."""
+    env = dict(os.environ)
     return subprocess.Popen(
-        [sys.executable, "-m", "chime_bulk", *args],
+        _command(args, env),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=dict(os.environ),
+        env=env,
     )
 
 
