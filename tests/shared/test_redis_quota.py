@@ -3,6 +3,7 @@ learned from every throttle, and a run that outlives the server."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import MutableMapping
 from typing import Any
 
@@ -85,6 +86,35 @@ async def test_a_throttle_one_client_meets_slows_the_other(redis_server: RedisSe
     # the milliseconds between.
     assert (epoch, seen_epoch) == (1, 1)
     assert 2 / seen < delay <= 3 / seen
+
+
+async def test_workers_booking_at_once_tell_redis_of_each_accept_once(
+    redis_server: RedisServer,
+) -> None:
+    """Sixteen workers book at the same moment after ten accepts: Redis counts ten, not ten
+    per worker (which would multiply the measured rate by the number of workers), and every
+    booking is served, pipelined in one round trip."""
+    import anyio
+    import coredis
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    quota = RedisQuota(url=redis_server.url)
+    async with quota.connect() as link:
+        pacer = link.pacer(SCOPE, STEADY, clock=FakeClock())
+        await take_slot(pacer, sleep=no_sleep)
+        for _ in range(10):
+            pacer.on_response(throttled=False)
+        async with anyio.create_task_group() as tg:
+            for _ in range(16):
+                tg.start_soon(functools.partial(take_slot, pacer, sleep=no_sleep))
+    key = f"{quota.key}:{SCOPE.fingerprint()}"
+    async with coredis.Redis.from_url(redis_server.url, decode_responses=True) as client:
+        (scope_key,) = await client.keys(f"{key}:*")
+        accepted, slots = await client.hmget(scope_key, ["accepted", "slot_cur"])
+    assert float(accepted) == 10
+    assert float(slots) == 17
 
 
 async def test_redis_going_away_falls_back_to_local_pacing_without_a_burst(

@@ -35,6 +35,9 @@ __all__ = ["RedisQuota", "RedisQuotaLink", "SharedPacer"]
 
 _log = structlog.get_logger("chime_bulk")
 
+#: Most bookings sent to Redis in one round trip.
+_MAX_PIPELINED: Final = 64
+
 #: Environment variable the CLI reads for `--coordinate`.
 ENV_VAR: Final = "CHIME_BULK_COORDINATE"
 
@@ -118,7 +121,7 @@ class RedisQuotaLink:
         # Bounded: when Redis is so slow that a queue builds, the bookings time out and the
         # pacers go local, which is the point of the bound.
         self._send, self._receive = anyio.create_memory_object_stream[_Call](1024)
-        self._current: _Call | None = None  # the booking being made
+        self._current: list[_Call] = []  # the bookings being made
 
     def pacer(self, scope: QuotaScope, settings: Adaptive, *, clock: Clock) -> SharedPacer:
         key = f"{self.quota.key}:{scope.fingerprint()}:{_settings_tag(settings)}"
@@ -176,7 +179,7 @@ class RedisQuotaLink:
 
     async def serve(self, *, task_status: anyio.abc.TaskStatus[None]) -> None:
         """Make the bookings, one session (client) at a time; a failed session ends with
-        its call failed, and the next booking opens a new one."""
+        its calls failed, and the next booking opens a new one."""
         task_status.started()
         async with self._receive:
             while True:
@@ -187,35 +190,50 @@ class RedisQuotaLink:
                 try:
                     await self._session(first)
                 except Exception as error:  # Redis went away: the pacers decide what follows
-                    call = self._current
-                    if call is not None and not call.done.is_set():
-                        call.error = (
-                            error
-                            if isinstance(error, ConnectionError)
-                            else ConnectionError(repr(error))
-                        )
-                        call.done.set()
+                    for call in self._current:
+                        if not call.done.is_set():
+                            call.error = (
+                                error
+                                if isinstance(error, ConnectionError)
+                                else ConnectionError(repr(error))
+                            )
+                            call.done.set()
                     _log.debug("shared quota session ended", error=repr(error))
                 else:
                     return  # the stream ended: the updater is closing
 
-    async def _session(self, call: _Call) -> None:
-        """Serve bookings on one client until the stream ends or a call fails (raises)."""
+    async def _session(self, first: _Call) -> None:
+        """Serve bookings on one client until the stream ends or a call fails (raises).
+
+        The bookings queued meanwhile go together, pipelined: one round trip for all of them
+        (each still one atomic run of the script). Served one at a time, 16 workers' bookings
+        would wait for each other's round trips, and on a busy machine the last ones would
+        pass `timeout_s` and send the process local for nothing.
+        """
         import coredis
 
         client: Any = coredis.Redis.from_url(self.quota.url, decode_responses=True)
-        self._current = call
+        self._current = [first]
         async with client:
-            script: Any = client.register_script(BUCKET_SCRIPT)
+            sha = await client.script_load(BUCKET_SCRIPT)
             while True:
-                current = self._current
-                delay, rate, now, epoch = await script(keys=[current.key], args=current.args)
-                current.result = (float(delay), float(rate), float(now), int(epoch))
-                current.done.set()
+                async with client.pipeline(transaction=False) as pipe:
+                    replies = [
+                        pipe.evalsha(sha, keys=[call.key], args=call.args) for call in self._current
+                    ]
+                for call, reply in zip(self._current, replies, strict=True):
+                    delay, rate, now, epoch = await reply
+                    call.result = (float(delay), float(rate), float(now), int(epoch))
+                    call.done.set()
                 try:
-                    self._current = await self._receive.receive()
+                    self._current = [await self._receive.receive()]
                 except anyio.EndOfStream:
                     return
+                while len(self._current) < _MAX_PIPELINED:
+                    try:
+                        self._current.append(self._receive.receive_nowait())
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
 
 
 def _settings_tag(settings: Adaptive) -> str:
@@ -268,21 +286,23 @@ class SharedPacer:
         now = self._clock()
         mine = self._voided
         if self._local is None or now >= self._retry_at:
+            # The feedback goes with this booking only: workers book concurrently, and each
+            # must not carry the same accepts (Redis would count them once per worker and
+            # raise the rate many times over).
+            accepted, throttled = self._accepted, self._throttled
+            self._accepted, self._throttled = 0, False
             try:
                 delay, self._rate, _, epoch = await self._link.book(
-                    self._key,
-                    throttled=self._throttled,
-                    accepted=self._accepted,
-                    settings=self._settings,
+                    self._key, throttled=throttled, accepted=accepted, settings=self._settings
                 )
             except Exception as error:  # any failure of Redis means "go local"
+                self._accepted += accepted  # Redis may never have heard of them: keep them
+                self._throttled = self._throttled or throttled
                 self._go_local(error)
             else:
                 if self._local is not None:
                     self._local = None
                     _log.info("shared quota reachable again", key=self._key)
-                self._accepted = 0
-                self._throttled = False
                 self._count_slot(now)
                 # Any booking of this process may bring news of a voiding throttle.
                 self._epoch = max(self._epoch, epoch)
