@@ -50,7 +50,7 @@ if burst < 1 then burst = 1 end
 
 local f = {'rate', 'tokens', 'updated', 'adjusted', 'last_throttle', 'measured', 'accepted',
   'accepted_at', 'full', 'full_at', 'win', 'acc_cur', 'acc_prev', 'slot_cur', 'slot_prev',
-  'started', 'epoch'}
+  'started', 'epoch', 'reacted'}
 local v = redis.call('HMGET', key, unpack(f))
 local s = {}
 if v[1] then
@@ -59,7 +59,7 @@ else
   s = {rate = clamp(initial_rate), tokens = burst, updated = now, adjusted = now,
     last_throttle = -1, measured = 0, accepted = 0, accepted_at = 0, full = 0, full_at = 0,
     win = math.floor(now), acc_cur = 0, acc_prev = 0, slot_cur = 0, slot_prev = 0,
-    started = now, epoch = 0}
+    started = now, epoch = 0, reacted = 0}
 end
 
 -- Two one-second windows stand in for "the last second".
@@ -109,6 +109,8 @@ if throttled then
     local measured
     local limited = now - s.last_throttle - (s.full - s.full_at)
     local since_start = now - s.started
+    local was_measured = s.measured == 1
+    local sending_at = s.rate
     if s.last_throttle >= 0 and limited > 0 and limited <= interval_max then
       s.measured = 1
       measured = (s.accepted - s.accepted_at) / limited
@@ -119,7 +121,13 @@ if throttled then
     else
       measured = math.max(accepted_last_second(), 0.5 * math.min(s.rate, initial_rate))
     end
-    set_rate(clamp(margin * measured))
+    if s.last_throttle >= 0 and not was_measured and sending_at > s.reacted then
+      -- This throttle ends the climb from the first, rough estimate: the service was
+      -- saturated only near its end, so the last second tells, not the climb's average.
+      measured = math.max(measured, math.min(accepted_last_second(), sending_at))
+    end
+    s.reacted = clamp(margin * measured)
+    set_rate(s.reacted)
     -- Void every slot booked ahead (the callers that hold one book again: epoch), and skip
     -- one as slack for the service's empty bucket against uneven arrivals.
     s.tokens = -1
