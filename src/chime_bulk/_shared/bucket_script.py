@@ -38,6 +38,7 @@ local react_gap = tonumber(ARGV[12])
 local ttl_ms = tonumber(ARGV[13])
 local probe_full_rate = tonumber(ARGV[14])
 local first_window = tonumber(ARGV[15])
+local min_measured = 10  -- requests a measurement needs (_MIN_MEASURED in _policy/pacing.py)
 
 local function clamp(r)
   if r < min_rate then r = min_rate end
@@ -50,7 +51,7 @@ if burst < 1 then burst = 1 end
 
 local f = {'rate', 'tokens', 'updated', 'adjusted', 'last_throttle', 'measured', 'accepted',
   'accepted_at', 'full', 'full_at', 'win', 'acc_cur', 'acc_prev', 'slot_cur', 'slot_prev',
-  'started', 'epoch', 'reacted'}
+  'started', 'epoch', 'reacted', 'overshoot_at'}
 local v = redis.call('HMGET', key, unpack(f))
 local s = {}
 if v[1] then
@@ -59,7 +60,7 @@ else
   s = {rate = clamp(initial_rate), tokens = burst, updated = now, adjusted = now,
     last_throttle = -1, measured = 0, accepted = 0, accepted_at = 0, full = 0, full_at = 0,
     win = math.floor(now), acc_cur = 0, acc_prev = 0, slot_cur = 0, slot_prev = 0,
-    started = now, epoch = 0, reacted = 0}
+    started = now, epoch = 0, reacted = 0, overshoot_at = 0}
 end
 
 -- Two one-second windows stand in for "the last second".
@@ -102,8 +103,23 @@ end
 s.accepted = s.accepted + accepted_delta
 s.acc_cur = s.acc_cur + accepted_delta
 
-if throttled then
-  local gap = math.max(react_gap, 10 / s.rate)
+-- A first throttle before the service has accepted `min_measured` beyond its burst cannot
+-- measure its rate: it says only that the opening burst overshot the service's bucket, which
+-- here is common (a slot's send can lag its booking by its process's start-up, so slots booked
+-- over a while go out together). It keeps the rate, holds it for one reaction gap (no growth,
+-- and the 429s meanwhile are the same event), then the slow start goes on; the service's
+-- bucket is empty now, so the next throttle measures the interval since this one.
+if throttled and s.last_throttle < 0 and s.accepted - burst < min_measured then
+  refill()
+  s.tokens = -1
+  s.epoch = s.epoch + 1
+  s.last_throttle = now
+  s.overshoot_at = now
+  s.adjusted = now + react_gap
+  s.accepted_at = s.accepted
+  s.full_at = s.full
+elseif throttled then
+  local gap = math.max(react_gap, min_measured / s.rate)
   if not (s.last_throttle >= 0 and now - s.last_throttle < gap) then
     refill()
     local measured
@@ -121,7 +137,9 @@ if throttled then
     else
       measured = math.max(accepted_last_second(), 0.5 * math.min(s.rate, initial_rate))
     end
-    if s.last_throttle >= 0 and not was_measured and sending_at > s.reacted then
+    local after_overshoot = s.last_throttle == s.overshoot_at
+    if s.last_throttle >= 0 and not was_measured and sending_at > s.reacted
+      and not after_overshoot then
       -- This throttle ends the climb from the first, rough estimate: the service was
       -- saturated only near its end, so the last second tells, not the climb's average.
       measured = math.max(measured, math.min(accepted_last_second(), sending_at))
@@ -146,7 +164,7 @@ if elapsed > 0 then
   s.adjusted = now
   if last_second(s.slot_cur, s.slot_prev) >= 0.5 * s.rate then
     local g
-    if s.last_throttle < 0 then
+    if s.last_throttle < 0 or s.last_throttle == s.overshoot_at then
       g = growth
     elseif s.measured == 0 then
       g = regrowth
