@@ -1,10 +1,11 @@
 """The shared quota's Lua script: one token bucket and one adaptive estimate per scope.
 
 It is `AdaptivePacer` (`_policy/pacing.py`) moved into Redis, so that every process and host
-draws on one bucket and learns from every throttle: run atomically by Redis, one round trip
-books one slot (after folding in the accepts and the throttle the caller saw since its last
-call). Time is Redis's own `TIME`, the one clock every caller shares. The demand and
-first-estimate windows are two one-second buckets instead of deques.
+draws on one bucket and learns from every throttle: run atomically by Redis, one run books
+one slot (after folding in the accepts and the throttle the caller saw since its last call).
+Time is Redis's own `TIME`, the one clock every caller shares. The demand and first-estimate
+windows are two one-second buckets instead of deques. One rule is its own: the opening
+overshoot (below), which across processes is common.
 
 KEYS[1]: the scope's hash. ARGV: throttled (0/1), accepted since the last call, then the
 settings: initial_rate, burst, max_rate (-1: none), min_rate, growth, regrowth,

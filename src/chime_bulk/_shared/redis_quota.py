@@ -2,9 +2,10 @@
 on one token bucket in Redis, and learns from every throttle any of them meets.
 
 The bucket and the adaptive estimate live in one Redis hash per scope, changed only by one Lua
-script (`bucket_script.py`), so each change is atomic and one round trip books one slot.
-Accepts are folded into the caller's next booking rather than sent on their own, so the
-traffic to Redis is one call per send.
+script (`bucket_script.py`), so each change is atomic; one run books one slot, and the runs
+queued while one round trip is under way go together in the next. Accepts are folded into the
+caller's next booking rather than sent on their own, so the traffic to Redis is one script run
+per send.
 
 Redis is a helper, not a dependency of the run: when a call fails or takes longer than
 `timeout_s`, the pacer logs one warning (`shared quota unreachable; pacing locally`) and
