@@ -35,8 +35,6 @@ Clock = Callable[[], float]
 
 #: Accepted requests an estimate of the quota should rest on, at the least.
 _MIN_MEASURED = 10
-#: Slack a throttle leaves the service's emptied bucket, in seconds of slots (at least one).
-VOID_SLACK_S = 0.04
 
 
 class Pacer(Protocol):
@@ -172,17 +170,15 @@ class TokenBucket:
         self._tokens = min(self._tokens, 0.0)
 
     def void_bookings(self) -> None:
-        """Forget saved-up tokens and every slot booked ahead, and skip one slot or
-        `VOID_SLACK_S` of slots, whichever is more (the waiters that held the voided slots
-        book again).
+        """Forget saved-up tokens and every slot booked ahead, and skip one slot: the next
+        is two intervals from now (the waiters that held the voided slots book again).
 
-        The skipped slots are slack for the service's bucket, empty after a throttle: requests
-        sent evenly arrive unevenly (latency and scheduling vary by milliseconds), and the
-        margin alone would take seconds to save up the token an early arrival needs. At
-        50/s a few milliseconds are a good part of a slot, so one slot is not enough there.
+        The skipped slot is slack for the service's bucket, empty after a throttle: requests
+        sent evenly arrive unevenly (latency varies), and at a low rate the margin alone would
+        take seconds to save up the one token an early arrival needs.
         """
         self._refill()
-        self._tokens = -max(1.0, self._rate * VOID_SLACK_S)
+        self._tokens = -1.0
 
     def reserve(self) -> float:
         self._refill()

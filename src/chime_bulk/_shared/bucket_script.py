@@ -40,7 +40,6 @@ local ttl_ms = tonumber(ARGV[13])
 local probe_full_rate = tonumber(ARGV[14])
 local first_window = tonumber(ARGV[15])
 local min_measured = 10  -- requests a measurement needs (_MIN_MEASURED in _policy/pacing.py)
-local void_slack = 0.04  -- seconds of slots a throttle skips, at least one (VOID_SLACK_S)
 
 local function clamp(r)
   if r < min_rate then r = min_rate end
@@ -113,7 +112,7 @@ s.acc_cur = s.acc_cur + accepted_delta
 -- bucket is empty now, so the next throttle measures the interval since this one.
 if throttled and s.last_throttle < 0 and s.accepted - burst < min_measured then
   refill()
-  s.tokens = -math.max(1, s.rate * void_slack)
+  s.tokens = -1
   s.epoch = s.epoch + 1
   s.last_throttle = now
   s.overshoot_at = now
@@ -149,8 +148,8 @@ elseif throttled then
     s.reacted = clamp(margin * measured)
     set_rate(s.reacted)
     -- Void every slot booked ahead (the callers that hold one book again: epoch), and skip
-    -- some as slack for the service's empty bucket against uneven arrivals.
-    s.tokens = -math.max(1, s.rate * void_slack)
+    -- one as slack for the service's empty bucket against uneven arrivals.
+    s.tokens = -1
     s.epoch = s.epoch + 1
     s.last_throttle = now
     s.adjusted = now
