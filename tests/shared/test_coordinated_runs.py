@@ -39,12 +39,12 @@ _ROUND_TRIP_S = 2.0
 async def test_redis_killed_mid_run_the_run_finishes_paced_with_a_warning(
     redis_server: RedisServer, log_events: list[MutableMapping[str, Any]]
 ) -> None:
-    """Killing redis-server after 200 of 400 updates: every update still succeeds, one
+    """Killing redis-server after 250 of 500 updates: every update still succeeds, one
     warning says pacing went local, and no second after the kill sends more than the rate the
     shared pacer had (give or take its slow upward probing and two slots): no burst, no
     unpaced spell."""
     with Emulator(rates={UPDATE: RateLimit(50, 20), "*": RateLimit(0, 0)}, seed=3) as emulator:
-        meetings = emulator.seed(meetings=2, attendees=200)
+        meetings = emulator.seed(meetings=2, attendees=250)
         updates = [
             Update(meeting_id=meeting, attendee_id=attendee, capabilities=MUTE)
             for meeting, attendees in meetings.items()
@@ -60,14 +60,14 @@ async def test_redis_killed_mid_run_the_run_finishes_paced_with_a_warning(
         ):
             async for result in results:
                 statuses.append(result.status)
-                if len(statuses) == 200:
+                if len(statuses) == 250:
                     (pacer,) = bulk._pacers.pacers()
                     rate_at_kill = pacer.rate
                     redis_server.kill()
                     killed_at = emulator.requests[-1].time
         writes = [r for r in emulator.requests if r.operation == UPDATE]
 
-    assert statuses == [Status.SUCCEEDED] * 400
+    assert statuses == [Status.SUCCEEDED] * 500
     warnings = [e for e in log_events if e["event"] == "shared quota unreachable; pacing locally"]
     assert len(warnings) == 1
     assert warnings[0]["log_level"] == "warning"
