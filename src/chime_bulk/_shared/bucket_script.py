@@ -100,6 +100,16 @@ local function set_rate(r)
   refill()
   s.rate = r
 end
+-- The service's bucket is empty: void every slot booked ahead (the callers that hold one
+-- book again: epoch), skip one as slack against uneven arrivals, and start the next interval.
+local function void_and_mark()
+  refill()
+  s.tokens = -1
+  s.epoch = s.epoch + 1
+  s.last_throttle = now
+  s.accepted_at = s.accepted
+  s.full_at = s.full
+end
 
 s.accepted = s.accepted + accepted_delta
 s.acc_cur = s.acc_cur + accepted_delta
@@ -111,14 +121,9 @@ s.acc_cur = s.acc_cur + accepted_delta
 -- and the 429s meanwhile are the same event), then the slow start goes on; the service's
 -- bucket is empty now, so the next throttle measures the interval since this one.
 if throttled and s.last_throttle < 0 and s.accepted - burst < min_measured then
-  refill()
-  s.tokens = -1
-  s.epoch = s.epoch + 1
-  s.last_throttle = now
+  void_and_mark()
   s.overshoot_at = now
   s.adjusted = now + react_gap
-  s.accepted_at = s.accepted
-  s.full_at = s.full
 elseif throttled then
   local gap = math.max(react_gap, min_measured / s.rate)
   if not (s.last_throttle >= 0 and now - s.last_throttle < gap) then
@@ -147,14 +152,8 @@ elseif throttled then
     end
     s.reacted = clamp(margin * measured)
     set_rate(s.reacted)
-    -- Void every slot booked ahead (the callers that hold one book again: epoch), and skip
-    -- one as slack for the service's empty bucket against uneven arrivals.
-    s.tokens = -1
-    s.epoch = s.epoch + 1
-    s.last_throttle = now
+    void_and_mark()
     s.adjusted = now
-    s.accepted_at = s.accepted
-    s.full_at = s.full
   end
 end
 
