@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from .._version import __version__
 from .apply import apply_command
 from .common import ExitCode
 from .demo import demo_command
@@ -16,7 +17,7 @@ __all__ = ["cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="chime-bulk")
+@click.version_option(version=__version__, prog_name="chime-bulk")
 def cli() -> None:
     """Change Amazon Chime SDK meeting attendees' capabilities in bulk.
 
