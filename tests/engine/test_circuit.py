@@ -15,13 +15,22 @@ import pytest
 from structlog.testing import capture_logs
 
 from chime_bulk import (
+    Adaptive,
     BulkUpdater,
     CircuitPolicy,
     FixedRate,
     RunAborted,
     Status,
 )
-from fakes import SERVER_ERROR, FakeChime, Fault, Window, trio_mock_clock_backend, unavailable
+from fakes import (
+    SERVER_ERROR,
+    THROTTLED,
+    FakeChime,
+    Fault,
+    Window,
+    trio_mock_clock_backend,
+    unavailable,
+)
 
 from .conftest import mute_all
 
@@ -35,12 +44,10 @@ EXACT = 1e-9
 
 
 def _updater(fake: FakeChime, **options: Any) -> BulkUpdater:
+    # The exact timings below assume 16 workers at a fixed rate.
+    defaults: dict[str, Any] = {"pacing": FixedRate(rate=RATE, burst=1), "max_concurrency": 16}
     return BulkUpdater(
-        client=fake,
-        clock=anyio.current_time,
-        random=random.Random(SEED),
-        pacing=FixedRate(rate=RATE, burst=1),
-        **({"max_concurrency": 16} | options),  # the exact timings below assume 16 workers
+        client=fake, clock=anyio.current_time, random=random.Random(SEED), **(defaults | options)
     )
 
 
@@ -129,3 +136,45 @@ async def test_scattered_failures_do_not_trip_the_circuit() -> None:
     assert report.summary.by_status == {"succeeded": 1000}
     assert report.summary.circuit is None
     assert all(event["event"] != "service unhealthy; pausing every request" for event in events)
+
+
+def _most_429s_in_a_window(fake: FakeChime, *, window: int) -> int:
+    """The most 429s among any `window` answers in a row, in the order they came back."""
+    answered = sorted((c.answered, c.status == 429) for c in fake.calls if c.answered is not None)
+    statuses = [throttled for _, throttled in answered]
+    return max(sum(statuses[i : i + window]) for i in range(len(statuses) - window + 1))
+
+
+async def test_the_429s_of_requests_in_flight_when_the_pacer_reacted_do_not_trip_it() -> None:
+    """At a raised quota and 150 ms (B7's shape, 400/s here), the throttle that ends the
+    adaptive pacer's climb comes back with the dozens of requests already in flight:
+    `threshold` 429s in a window. The pacer has reacted to them; they are not a storm it
+    cannot get under, so the circuit stays closed (it used to pause the run for 1.3 s here,
+    and for about 2 s in B7)."""
+    fake = FakeChime.seeded(meetings=4, attendees=250, rate=400, burst=40, latency_s=0.15)
+    policy = CircuitPolicy()
+    with capture_logs() as events:
+        async with _updater(fake, pacing=Adaptive(), max_concurrency=None) as bulk:
+            report = await bulk.run(mute_all(fake.meetings))
+    assert report.summary.by_status == {"succeeded": 1000}
+    assert _most_429s_in_a_window(fake, window=policy.window) >= policy.threshold
+    assert report.summary.circuit is None
+    assert all(event["event"] != "service unhealthy; pausing every request" for event in events)
+
+
+async def test_429s_the_adaptive_pacer_cannot_get_under_still_trip_it() -> None:
+    """Every write 429 from 1 s on, with the adaptive pacer: its reactions do not hide a
+    storm that outlasts them; the run pauses, probes, and aborts after `max_sick_s`."""
+    fake = FakeChime.seeded(
+        meetings=4, attendees=250, windows=[Window(start=OUTAGE_START, end=1e9, fault=THROTTLED)]
+    )
+    with capture_logs() as events:
+        async with _updater(
+            fake, pacing=Adaptive(), max_concurrency=None, circuit=CircuitPolicy(max_sick_s=20)
+        ) as bulk:
+            with pytest.raises(RunAborted) as caught:
+                await bulk.run(mute_all(fake.meetings))
+    assert caught.value.error_code == "ServiceUnhealthy"
+    assert caught.value.report.summary.total == 1000
+    names = [event["event"] for event in events]
+    assert "service unhealthy; pausing every request" in names

@@ -7,6 +7,7 @@ import functools
 from collections.abc import MutableMapping
 from typing import Any
 
+import anyio
 import pytest
 
 from chime_bulk._policy.pacing import Adaptive, take_slot
@@ -69,7 +70,6 @@ async def test_two_clients_draining_one_bucket_never_exceed_its_rate(
 
 async def test_a_throttle_one_client_meets_slows_the_other(redis_server: RedisServer) -> None:
     """A 429 reported through one connection sets the rate the other one books at."""
-    import anyio
 
     settings = Adaptive(initial_rate=1000, burst=5, growth=0, margin=0.98, react_gap_s=0)
     quota = RedisQuota(url=redis_server.url)
@@ -97,7 +97,6 @@ async def test_workers_booking_at_once_tell_redis_of_each_accept_once(
     """Sixteen workers book at the same moment after ten accepts: Redis counts ten, not ten
     per worker (which would multiply the measured rate by the number of workers), and every
     booking is served, pipelined in one round trip."""
-    import anyio
     import coredis
 
     async def no_sleep(_seconds: float) -> None:
@@ -117,6 +116,36 @@ async def test_workers_booking_at_once_tell_redis_of_each_accept_once(
         (scope_key,) = await client.keys(f"{key}:*")
         accepted, slots = await client.hmget(scope_key, ["accepted", "slot_cur"])
     assert (accepted, slots) == ("10", "17")
+
+
+async def test_a_shared_pacers_epoch_moves_on_with_every_throttle_it_learns_of(
+    redis_server: RedisServer,
+) -> None:
+    """The epoch tells the engine which 429s the pacing has answered already (the ones sent
+    before it moved on): it moves on at once with a throttle this process meets, and with one
+    another process met, as soon as a booking brings the news from Redis."""
+
+    async def no_sleep(_seconds: float) -> None:
+        return None
+
+    settings = Adaptive(initial_rate=1000, burst=5, growth=0, react_gap_s=0)
+    quota = RedisQuota(url=redis_server.url)
+    async with quota.connect() as mine, quota.connect() as theirs:
+        pacer = mine.pacer(SCOPE, settings, clock=FakeClock())
+        other = theirs.pacer(SCOPE, settings, clock=FakeClock())
+        await take_slot(pacer, sleep=no_sleep)
+        await take_slot(other, sleep=no_sleep)
+        before = pacer.epoch
+        pacer.on_response(throttled=True)
+        assert pacer.epoch > before
+        await take_slot(pacer, sleep=no_sleep)
+        mine_now = pacer.epoch
+        await anyio.sleep(0.02)  # on Redis's clock, past the 10 requests' reaction gap
+        other.on_response(throttled=True)
+        await take_slot(other, sleep=no_sleep)  # behind the notice in the other's pipeline
+        assert pacer.epoch == mine_now  # no news yet
+        await take_slot(pacer, sleep=no_sleep)
+        assert pacer.epoch > mine_now
 
 
 async def test_redis_going_away_falls_back_to_local_pacing_without_a_burst(

@@ -23,7 +23,7 @@ from .._aws.clients import ClientFactory
 from .._model.results import Status
 from .._policy.circuit import Verdict
 from .._policy.classification import ErrorKind, Failure, classify
-from .._policy.pacing import Pacer, on_failure, take_slot
+from .._policy.pacing import Pacer, epoch_of, on_failure, take_slot
 from .._policy.retry import AttemptFailed, RetryPolicy, new_retrying
 from ..progress import ProgressListener
 from .request import Outcome, Request
@@ -190,9 +190,12 @@ class Sender:
         """One request on the wire; raises `AttemptFailed` with the classified failure."""
         run.stopping.check()
         pacer = self._pacer_for(request.region, request.operation)
+        booked_in = epoch_of(pacer)
 
         async def send_slot() -> None:
+            nonlocal booked_in
             await take_slot(pacer, sleep=anyio.sleep)
+            booked_in = epoch_of(pacer)
 
         async with run.gate.admission(slot=send_slot) as ticket:
             # Stopped while this attempt waited? Its scope's cancellation may not have been
@@ -227,8 +230,13 @@ class Sender:
                         retry_after_s=failure.retry_after_s,
                     )
                 # A timeout or a reset is sickness too (the service took the request and
-                # never answered it well); a fatal error ends the run on its own.
-                if failure.kind is not ErrorKind.FATAL:
+                # never answered it well); a fatal error ends the run on its own. A 429 on a
+                # slot booked before the pacer's latest reaction to a throttle is not: it is
+                # one of the requests in flight when the service's bucket ran dry (dozens at
+                # a high rate and latency), and the pacer has answered that already. (A
+                # probe's answer always counts: only probes decide for a tripped circuit.)
+                answered = failure.kind is ErrorKind.THROTTLE and epoch_of(pacer) != booked_in
+                if failure.kind is not ErrorKind.FATAL and (ticket.probe or not answered):
                     self._judge_health(run, failure, probe=ticket.probe)
                 self._log.debug(
                     "attempt failed", **request.ids, attempt=tally.attempts, error_code=failure.code

@@ -27,6 +27,7 @@ __all__ = [
     "RemotePacer",
     "TokenBucket",
     "Unpaced",
+    "epoch_of",
     "on_failure",
     "take_slot",
 ]
@@ -38,7 +39,12 @@ _MIN_MEASURED = 10
 
 
 class Pacer(Protocol):
-    """One shared send-rate controller."""
+    """One shared send-rate controller.
+
+    A pacer may also have an integer `epoch` that moves on each time it reacts to a throttle
+    and voids the slots booked before (see `epoch_of`): waiters then book again, and a 429 on
+    an attempt sent before the reaction is known to be part of the wave it answered.
+    """
 
     @property
     def rate(self) -> float:
@@ -74,6 +80,13 @@ class RemotePacer(Pacer, Protocol):
     async def wait_for_slot(self, *, sleep: Callable[[float], Awaitable[None]]) -> None: ...
 
 
+def epoch_of(pacer: Pacer) -> int | None:
+    """How many times `pacer` has reacted to a throttle, voiding the slots booked before; None
+    for a pacer that does not say (the attribute `epoch` is optional in the protocol)."""
+    epoch = getattr(pacer, "epoch", None)
+    return epoch if isinstance(epoch, int) else None
+
+
 async def take_slot(pacer: Pacer, *, sleep: Callable[[float], Awaitable[None]]) -> None:
     """Wait for `pacer`'s next send slot, however it hands them out."""
     if isinstance(pacer, RemotePacer):
@@ -83,11 +96,11 @@ async def take_slot(pacer: Pacer, *, sleep: Callable[[float], Awaitable[None]]) 
         # A pacer that reacted to a throttle while we waited voided the slots booked before
         # (`epoch` moved on): they were booked at a rate the service has just refused, and
         # sending them would only meet more 429s. Book again at the new rate.
-        epoch = getattr(pacer, "epoch", None)
+        epoch = epoch_of(pacer)
         delay = pacer.reserve()
         if delay > 0:
             await sleep(delay)
-        if getattr(pacer, "epoch", None) == epoch:
+        if epoch_of(pacer) == epoch:
             return
 
 

@@ -265,6 +265,7 @@ class SharedPacer:
         self._epoch = 0  # the newest epoch of the shared bucket seen by this process
         self._voided = 0  # throttles this process met: its waiters' slots are void
         self._voided_at = -math.inf
+        self._retired_local_epochs = 0  # reactions of stand-ins since replaced: see `epoch`
 
     @property
     def rate(self) -> float:
@@ -273,6 +274,13 @@ class SharedPacer:
     @property
     def remote(self) -> bool:
         return self._local is None
+
+    @property
+    def epoch(self) -> int:
+        """Moves on whenever slots booked before are void: a throttle this process met, one
+        any process told Redis of, or one the local stand-in reacted to."""
+        local = self._local.epoch if self._local is not None else 0
+        return self._epoch + self._voided + self._retired_local_epochs + local
 
     def reserve(self) -> float:
         """The local stand-in, for callers that cannot wait for a round trip."""
@@ -302,6 +310,7 @@ class SharedPacer:
                 self._go_local(error)
             else:
                 if self._local is not None:
+                    self._retired_local_epochs += self._local.epoch
                     self._local = None
                     _log.info("shared quota reachable again", key=self._key)
                 self._count_slot(now)
