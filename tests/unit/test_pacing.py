@@ -366,12 +366,32 @@ def test_on_failure_reports_only_answered_attempts(failure: Failure, expected: l
 
 
 def test_a_first_throttle_right_after_the_start_measures_burst_and_quota() -> None:
-    """23 accepts in the first 0.3 s with the documented burst of 20: the quota is 10/s."""
+    """35 accepts in the first 0.6 s with the documented burst of 20: the quota is 25/s."""
     clock = FakeClock()
     pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20, margin=0.98), clock=clock)
-    _accept(pacer, clock, count=23, over_s=0.3, book=False)
+    _accept(pacer, clock, count=35, over_s=0.6, book=False)
     pacer.on_response(throttled=True)
-    assert pacer.rate == pytest.approx(0.98 * (23 - 20) / 0.3)
+    assert pacer.rate == pytest.approx(0.98 * (35 - 20) / 0.6)
+
+
+@pytest.mark.parametrize(
+    ("accepted", "over_s"),
+    [
+        pytest.param(12, 0.01, id="the-opening-burst-met-another-clients"),
+        pytest.param(24, 0.1, id="four-beyond-the-burst-would-read-40-per-s"),
+    ],
+)
+def test_a_first_throttle_with_too_few_accepts_beyond_the_burst_keeps_the_documented_rate(
+    accepted: int, over_s: float
+) -> None:
+    """Fewer than 10 accepted beyond the burst measure nothing: (12 - 20) / 0.01 s would be
+    no rate at all and (24 - 20) / 0.1 s would be 40/s. The rate stays at the documented
+    10/s (times the margin) and grows back by `regrowth` (not halved, as it used to be)."""
+    clock = FakeClock()
+    pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20, margin=0.98), clock=clock)
+    _accept(pacer, clock, count=accepted, over_s=over_s, book=False)
+    pacer.on_response(throttled=True)
+    assert pacer.rate == pytest.approx(0.98 * 10)
 
 
 def test_probing_at_low_rates_slows_in_proportion() -> None:
@@ -485,3 +505,19 @@ def test_a_measurement_well_under_the_last_one_means_the_quota_is_shared() -> No
     (within 0.8) it is the same quota measured again, and probing stays slow."""
     assert _measured_then(20).rate > 30
     assert _measured_then(50).rate < 26
+
+
+def test_a_measurement_under_the_documented_rate_means_the_quota_is_shared() -> None:
+    """Alone on the documented 10/s a client measures about 10/s; measuring 6/s (under 0.9
+    times `initial_rate`) it has a share, so once past it with no throttle (the others
+    done) it climbs at `regrowth` instead of creeping up at a low rate's probing pace.
+    Measured at 9.5/s it probes slowly."""
+    shared, shared_clock = _measured_twice(burst=10, first=10, second=10)
+    alone, alone_clock = _measured_twice(burst=10, first=10, second=10)
+    for pacer, clock, accepted in ((shared, shared_clock, 12), (alone, alone_clock, 19)):
+        _accept(pacer, clock, count=accepted, over_s=2.0)  # an interval: 6 and 9.5/s
+        pacer.on_response(throttled=True)
+        assert pacer.rate == pytest.approx(accepted / 2.0)
+        _paced(pacer, clock, count=100)
+    assert shared.rate > 15  # ~6 * e^(0.3 * 3.5 s) once past 6/s
+    assert alone.rate < 10  # 0.01/s, slowed to a fifth at 9.5/s

@@ -36,6 +36,9 @@ Clock = Callable[[], float]
 
 #: Accepted requests an estimate of the quota should rest on, at the least.
 _MIN_MEASURED = 10
+#: A client alone on the documented quota (`initial_rate`) measures it, give or take noise;
+#: one that measures under this share of it is measuring its part of a shared quota.
+_ALONE_MEASURES_AT_LEAST = 0.9
 
 
 class Pacer(Protocol):
@@ -290,16 +293,21 @@ class Adaptive:
       follow one within `react_gap_s` are the same event. `max_rate` caps everything.
     - A first throttle within `first_window_s` of the start is measured too: the service's
       bucket began full (the documented `burst`) and is empty now, so it accepted `burst`
-      plus the quota times the time since the start.
+      plus the quota times the time since the start. With fewer than 10 accepted beyond the
+      burst that measures nothing (several clients' opening bursts met, or answers were
+      still in flight): the rate stays at most `initial_rate`. Halving it instead cost two
+      clients opening together on 50/s about 5 s of regrowth.
     - Other clients on the same quota (other processes or hosts, not coordinated through
-      Redis) make the measurement a *share*. Two signs tell: the service refuses our opening
-      burst (fewer than half of it accepted by the first throttle: its bucket was not full
-      when we began), or a measurement falls below `contention_drop` times the one before
-      (someone took part of what we had). A contended pacer probes at the full pace whatever
-      its rate, and once past its last measurement with no throttle it grows by `regrowth`
-      per second: the share it measured has been given up (a client finished) or was never
-      fair. Without this a client that began late stays at the small share it first
-      measured, and the one left at the end climbs back at the slowed pace of a low quota.
+      Redis) make the measurement a *share*. Three signs tell: the service refuses our
+      opening burst (fewer than half of it accepted by the first throttle: its bucket was not
+      full when we began), a measurement falls below `contention_drop` times the one before
+      (someone took part of what we had), or one falls below 0.9 times `initial_rate` (the
+      documented quota, which a client alone on it measures). A contended pacer probes at
+      the full pace whatever its rate, and once past its last measurement with no throttle
+      it grows by `regrowth` per second: the share it measured has been given up (a client
+      finished) or was never fair. Without this a client that began late stays at the small
+      share it first measured, and the one left at the end climbs back at the slowed pace of
+      a low quota (in simulation, one of three clients sharing 50/s finished alone at 4/s).
     - Idle spells do not count: a measurement divides by the time the pacer was what
       limited the sends, which leaves out spells when its bucket was full (nobody wanted a
       slot) and spells when the brownout gate held dispatch (`pause` … `resume`; the bucket
@@ -505,13 +513,15 @@ class AdaptivePacer:
         self._idle_at_throttle = idle
 
     def _note_contention(self, measured: float, *, first: bool, interval: bool) -> None:
-        """Look for another client on the same quota (the class docstring's two signs)."""
+        """Look for another client on the same quota (the class docstring's three signs)."""
         if first and self._accepted_total < 0.5 * self._bucket.burst:
             self._contended = True
         if not interval:
             return  # a first estimate or the end of a climb: too rough to compare with
         previous = self._previous_interval
         if previous is not None and measured < self._settings.contention_drop * previous:
+            self._contended = True
+        if measured < _ALONE_MEASURES_AT_LEAST * self._settings.initial_rate:
             self._contended = True
         self._previous_interval = measured
 
@@ -529,8 +539,12 @@ class AdaptivePacer:
         if last_throttle is None and 0 < since_start <= self._settings.first_window_s:
             # The burst the service began with, plus its quota for the time since: all it
             # could accept, and (its bucket being empty now) all it did.
-            estimate = (self._accepted_total - self._bucket.burst) / since_start
-            return max(estimate, 0.5 * min(self.rate, self._settings.initial_rate))
+            beyond_burst = self._accepted_total - self._bucket.burst
+            if beyond_burst < _MIN_MEASURED:
+                # Too few to measure anything: the opening burst met another client's, or
+                # answers still in flight. Keep the documented rate (or less, if already).
+                return min(self.rate, self._settings.initial_rate)
+            return beyond_burst / since_start
         # The floor only guards against a window too short to count in: never above half the
         # documented rate, so that a ramp that overshot does not keep the rate up.
         return max(self._last_second(now), 0.5 * min(self.rate, self._settings.initial_rate))
