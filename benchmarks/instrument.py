@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from chime_bulk import Pacer, Pacing
+from chime_bulk._policy.pacing import epoch_of
 
 __all__ = ["ObservedPacing", "PacerTrace", "RequestLog"]
 
@@ -85,6 +86,18 @@ class _ObservedPacer:
     @property
     def rate(self) -> float:
         return self._inner.rate
+
+    @property
+    def epoch(self) -> int | None:
+        # Without it the engine could not tell that a throttle voided the slots booked
+        # before, and would send them into the 429s (B1 measured that until 2026-12-08).
+        return epoch_of(self._inner)
+
+    def pause(self) -> None:
+        self._inner.pause()
+
+    def resume(self) -> None:
+        self._inner.resume()
 
     def reserve(self) -> float:
         delay = self._inner.reserve()
