@@ -119,7 +119,8 @@ s.acc_cur = s.acc_cur + accepted_delta
 -- here is common (a slot's send can lag its booking by its process's start-up, so slots booked
 -- over a while go out together). It keeps the rate, holds it for one reaction gap (no growth,
 -- and the 429s meanwhile are the same event), then the slow start goes on; the service's
--- bucket is empty now, so the next throttle measures the interval since this one.
+-- bucket is empty now, so the next throttle measures the interval since this one, or the
+-- last second when that is more (it ends a climb: see below).
 if throttled and s.last_throttle < 0 and s.accepted - burst < min_measured then
   void_and_mark()
   s.overshoot_at = now
@@ -143,11 +144,11 @@ elseif throttled then
     else
       measured = math.max(accepted_last_second(), 0.5 * math.min(s.rate, initial_rate))
     end
-    local after_overshoot = s.last_throttle == s.overshoot_at
-    if s.last_throttle >= 0 and not was_measured and sending_at > s.reacted
-      and not after_overshoot then
-      -- This throttle ends the climb from the first, rough estimate: the service was
-      -- saturated only near its end, so the last second tells, not the climb's average.
+    if s.last_throttle >= 0 and not was_measured and sending_at > s.reacted then
+      -- This throttle ends a climb (from the first, rough estimate, or the slow start that
+      -- went on after an overshoot): the service was saturated only near its end, so the
+      -- last second tells, not the climb's average. Measured as the average, a climb after
+      -- an overshoot at 0.2 s read 50/s as about 40/s, and probing took 30 s to climb back.
       measured = math.max(measured, math.min(accepted_last_second(), sending_at))
     end
     s.reacted = clamp(margin * measured)
