@@ -198,14 +198,10 @@ class Sender:
             booked_in = epoch_of(pacer)
 
         async with run.gate.admission(slot=send_slot) as ticket:
-            # Stopped while this attempt waited? Its scope's cancellation may not have been
-            # delivered yet (the wait ended on its own), and must not hit a request on the
-            # wire: give up here, before anything is sent.
+            # Stopped while this attempt waited? Its cancellation may not have arrived yet (the
+            # wait ended on its own) and must not hit a request on the wire: give up now.
             run.stopping.check()
-            tally.attempts += 1
-            if request.write:
-                run.traffic.requests += 1
-                run.traffic.retried += tally.attempts > 1
+            self._count_attempt(run, request, tally)
             in_flight.sending = True
             try:
                 # Inside the try: a client that cannot be made (no Region) is a classified,
@@ -230,14 +226,10 @@ class Sender:
                         retry_after_s=failure.retry_after_s,
                     )
                 # A timeout or a reset is sickness too (the service took the request and
-                # never answered it well); a fatal error ends the run on its own. A 429 on a
-                # slot booked before the pacer's latest reaction to a throttle is not: it is
-                # one of the requests in flight when the service's bucket ran dry (dozens at
-                # a high rate and latency), and the pacer has answered that already. (A
-                # probe's answer always counts: only probes decide for a tripped circuit.)
-                answered = failure.kind is ErrorKind.THROTTLE and epoch_of(pacer) != booked_in
-                if failure.kind is not ErrorKind.FATAL and (ticket.probe or not answered):
-                    self._judge_health(run, failure, probe=ticket.probe)
+                # never answered it well); a fatal error ends the run on its own.
+                if failure.kind is not ErrorKind.FATAL:
+                    reacted = epoch_of(pacer) != booked_in  # the pacer reacted since booking
+                    self._judge_health(run, failure, probe=ticket.probe, reacted=reacted)
                 self._log.debug(
                     "attempt failed", **request.ids, attempt=tally.attempts, error_code=failure.code
                 )
@@ -253,8 +245,27 @@ class Sender:
         tally.request_id = response.get("ResponseMetadata", {}).get("RequestId")
         self._log.debug("attempt succeeded", **request.ids, attempt=tally.attempts)
 
-    def _judge_health(self, run: RunState, failure: Failure | None, *, probe: bool) -> None:
-        """Tell the circuit breaker how an attempt went, and act on its verdict."""
+    @staticmethod
+    def _count_attempt(run: RunState, request: Request, tally: _Tally) -> None:
+        tally.attempts += 1
+        if request.write:
+            run.traffic.requests += 1
+            run.traffic.retried += tally.attempts > 1
+
+    def _judge_health(
+        self, run: RunState, failure: Failure | None, *, probe: bool, reacted: bool = False
+    ) -> None:
+        """Tell the circuit breaker how an attempt went, and act on its verdict.
+
+        `reacted`: the pacer reacted to a throttle after this attempt's slot was booked. A 429
+        then is no sign of sickness: it is one of the requests in flight when the service's
+        bucket ran dry (dozens at a high rate and latency), and the pacer has answered them
+        already. A probe's answer counts all the same: only probes decide for a tripped
+        circuit.
+        """
+        throttled = failure is not None and failure.kind is ErrorKind.THROTTLE
+        if throttled and reacted and not probe:
+            return
         circuit = run.circuit
         sick = failure is not None and failure.kind.retryable
         verdict = circuit.record(sick=sick, probe=probe)
