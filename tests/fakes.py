@@ -36,6 +36,7 @@ __all__ = [
     "Call",
     "FakeChime",
     "Fault",
+    "ManualClock",
     "Window",
     "attendee_id",
     "meeting_id",
@@ -43,6 +44,21 @@ __all__ = [
     "trio_mock_clock_backend",
     "unavailable",
 ]
+
+
+class ManualClock:
+    """A clock that moves only when a test moves it (`now`, `advance`): for the pure,
+    clock-injected policies (pacers, gates, circuits, sizers)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
 
 UPDATE: Final = "UpdateAttendeeCapabilities"
 BATCH: Final = "BatchUpdateAttendeeCapabilitiesExcept"

@@ -6,14 +6,7 @@ import pytest
 
 from chime_bulk.emulator import RateLimit, TokenBucket, parse_rate_spec, parse_rate_specs
 from chime_bulk.emulator.quota import Quota
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from fakes import ManualClock
 
 
 def _admitted(bucket: TokenBucket, attempts: int) -> list[bool]:
@@ -22,13 +15,13 @@ def _admitted(bucket: TokenBucket, attempts: int) -> list[bool]:
 
 def test_bucket_starts_full_and_admits_exactly_the_burst() -> None:
     """A new bucket admits `burst` requests at once and refuses the next."""
-    bucket = TokenBucket(RateLimit(5, 3), clock=Clock())
+    bucket = TokenBucket(RateLimit(5, 3), clock=ManualClock())
     assert _admitted(bucket, 4) == [True, True, True, False]
 
 
 def test_bucket_refills_at_the_rate() -> None:
     """After 0.5 s at 4/s an empty bucket admits exactly two more requests."""
-    clock = Clock()
+    clock = ManualClock()
     bucket = TokenBucket(RateLimit(4, 4), clock=clock)
     assert _admitted(bucket, 4) == [True] * 4
     clock.now = 0.5
@@ -37,7 +30,7 @@ def test_bucket_refills_at_the_rate() -> None:
 
 def test_bucket_needs_a_whole_token() -> None:
     """Half a token admits nothing; the second half completes it."""
-    clock = Clock()
+    clock = ManualClock()
     bucket = TokenBucket(RateLimit(1, 1), clock=clock)
     assert bucket.try_acquire()
     clock.now = 0.5
@@ -48,7 +41,7 @@ def test_bucket_needs_a_whole_token() -> None:
 
 def test_bucket_never_holds_more_than_the_burst() -> None:
     """A long idle period refills only up to `burst`."""
-    clock = Clock()
+    clock = ManualClock()
     bucket = TokenBucket(RateLimit(10, 2), clock=clock)
     clock.now = 3600.0
     assert bucket.tokens == 2
@@ -57,7 +50,7 @@ def test_bucket_never_holds_more_than_the_burst() -> None:
 
 def test_a_refused_request_takes_no_token() -> None:
     """Refusals do not drain the bucket further: the refill arrives on schedule."""
-    clock = Clock()
+    clock = ManualClock()
     bucket = TokenBucket(RateLimit(2, 1), clock=clock)
     assert bucket.try_acquire()
     assert _admitted(bucket, 10) == [False] * 10
@@ -67,13 +60,13 @@ def test_a_refused_request_takes_no_token() -> None:
 
 def test_rate_zero_is_unlimited() -> None:
     """A rate of 0 admits every request."""
-    bucket = TokenBucket(RateLimit(0, 0), clock=Clock())
+    bucket = TokenBucket(RateLimit(0, 0), clock=ManualClock())
     assert all(_admitted(bucket, 1000))
 
 
 def test_quota_default_is_ten_per_second_burst_twenty_per_operation() -> None:
     """Without rates every operation has its own 10/s, burst 20 bucket."""
-    clock = Clock()
+    clock = ManualClock()
     quota = Quota(None, clock=clock)
     assert [quota.try_acquire("ListAttendees") for _ in range(21)] == [True] * 20 + [False]
     assert quota.try_acquire("GetAttendee")
@@ -85,7 +78,7 @@ def test_quota_default_is_ten_per_second_burst_twenty_per_operation() -> None:
 def test_quota_named_operation_overrides_star() -> None:
     """A named operation's limit wins over `*`, which covers the rest."""
     quota = Quota(
-        {"*": RateLimit(1, 1), "UpdateAttendeeCapabilities": RateLimit(3, 3)}, clock=Clock()
+        {"*": RateLimit(1, 1), "UpdateAttendeeCapabilities": RateLimit(3, 3)}, clock=ManualClock()
     )
     assert [quota.try_acquire("UpdateAttendeeCapabilities") for _ in range(4)] == [
         True,
@@ -99,12 +92,12 @@ def test_quota_named_operation_overrides_star() -> None:
 def test_quota_rejects_unknown_operations() -> None:
     """A misspelt operation in `rates` is a ValueError that suggests the right name."""
     with pytest.raises(ValueError, match="UpdateAttendeeCapabilities"):
-        Quota({"UpdateAttendeeCapability": RateLimit(1, 1)}, clock=Clock())
+        Quota({"UpdateAttendeeCapability": RateLimit(1, 1)}, clock=ManualClock())
 
 
 def test_set_rates_refills_every_bucket() -> None:
     """New rates take effect at once, with full buckets."""
-    quota = Quota({"*": RateLimit(1, 1)}, clock=Clock())
+    quota = Quota({"*": RateLimit(1, 1)}, clock=ManualClock())
     assert quota.try_acquire("GetMeeting")
     assert not quota.try_acquire("GetMeeting")
     quota.set_rates({"GetMeeting": RateLimit(2, 2)})

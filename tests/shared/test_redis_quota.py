@@ -13,6 +13,7 @@ import pytest
 from chime_bulk._policy.pacing import Adaptive, take_slot
 from chime_bulk._policy.scope import QuotaScope
 from chime_bulk._shared.redis_quota import RedisQuota
+from fakes import ManualClock
 
 from .redis_server import RedisServer
 
@@ -33,14 +34,6 @@ STEADY = Adaptive(initial_rate=20, burst=5, growth=0, regrowth=0, probe_growth=0
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 async def test_two_clients_draining_one_bucket_never_exceed_its_rate(
@@ -104,7 +97,7 @@ async def test_workers_booking_at_once_tell_redis_of_each_accept_once(
 
     quota = RedisQuota(url=redis_server.url)
     async with quota.connect() as link:
-        pacer = link.pacer(SCOPE, STEADY, clock=FakeClock())
+        pacer = link.pacer(SCOPE, STEADY, clock=ManualClock())
         await take_slot(pacer, sleep=no_sleep)
         for _ in range(10):
             pacer.on_response(throttled=False)
@@ -131,8 +124,8 @@ async def test_a_shared_pacers_epoch_moves_on_with_every_throttle_it_learns_of(
     settings = Adaptive(initial_rate=1000, burst=5, growth=0, react_gap_s=0)
     quota = RedisQuota(url=redis_server.url)
     async with quota.connect() as mine, quota.connect() as theirs:
-        pacer = mine.pacer(SCOPE, settings, clock=FakeClock())
-        other = theirs.pacer(SCOPE, settings, clock=FakeClock())
+        pacer = mine.pacer(SCOPE, settings, clock=ManualClock())
+        other = theirs.pacer(SCOPE, settings, clock=ManualClock())
         await take_slot(pacer, sleep=no_sleep)
         await take_slot(other, sleep=no_sleep)
         before = pacer.epoch
@@ -153,7 +146,7 @@ async def test_redis_going_away_falls_back_to_local_pacing_without_a_burst(
 ) -> None:
     """Killed mid-run, the server is replaced by a local pacer at this process's share of the
     rate, slots spaced at once (no saved-up burst), with one warning event."""
-    clock = FakeClock()
+    clock = ManualClock()
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:
@@ -184,7 +177,7 @@ async def test_a_server_down_from_the_start_means_local_pacing(
     server = start_redis()
     url = server.url
     server.kill()
-    clock = FakeClock()
+    clock = ManualClock()
     waits: list[float] = []
 
     async def sleep(seconds: float) -> None:

@@ -6,20 +6,13 @@ from benchmarks.instrument import ObservedPacing, PacerTrace
 
 from chime_bulk import Adaptive
 from chime_bulk._policy.pacing import AdaptivePacer, epoch_of
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 5.0
-
-    def __call__(self) -> float:
-        return self.now
+from fakes import ManualClock
 
 
 def test_the_observed_pacer_forwards_the_epoch_and_the_pauses() -> None:
     """Without the epoch the engine cannot see that a throttle voided the booked slots (B1
     paid 5-6 429s per probe for that); without pause and resume a brownout is measured."""
-    clock = _Clock()
+    clock = ManualClock()
     trace = PacerTrace()
     observed = ObservedPacing(Adaptive(), trace).new_pacer(clock=clock)
     inner = observed._inner  # type: ignore[attr-defined]

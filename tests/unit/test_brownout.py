@@ -7,23 +7,16 @@ from typing import Any
 import pytest
 
 from chime_bulk._policy.brownout import BrownoutGate, BrownoutPolicy, GateState
+from fakes import ManualClock
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _gate(clock: FakeClock) -> BrownoutGate:
+def _gate(clock: ManualClock) -> BrownoutGate:
     return BrownoutGate(BrownoutPolicy(threshold=3, window=5), clock=clock)
 
 
 def test_lone_503s_do_not_close_the_gate() -> None:
     """Two 503s among successes are normal: the gate stays open."""
-    gate = _gate(FakeClock())
+    gate = _gate(ManualClock())
     for unavailable in (True, False, False, True, False, False, False):
         gate.record(unavailable=unavailable, retry_after_s=1, probe=False)
     assert gate.state is GateState.OPEN
@@ -32,7 +25,7 @@ def test_lone_503s_do_not_close_the_gate() -> None:
 
 def test_a_cluster_pauses_everyone_for_retry_after() -> None:
     """Three 503s within five responses pause all sends until Retry-After has passed."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     for _ in range(3):
         gate.record(unavailable=True, retry_after_s=2, probe=False)
@@ -43,7 +36,7 @@ def test_a_cluster_pauses_everyone_for_retry_after() -> None:
 
 def test_after_the_pause_exactly_one_probe_goes() -> None:
     """When the pause is over one request probes; the others wait for its answer."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     for _ in range(3):
         gate.record(unavailable=True, retry_after_s=1, probe=False)
@@ -55,7 +48,7 @@ def test_after_the_pause_exactly_one_probe_goes() -> None:
 
 def test_a_failed_probe_pauses_again_and_a_good_one_opens() -> None:
     """A 503 on the probe pauses for its Retry-After; any other answer opens the gate."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     for _ in range(3):
         gate.record(unavailable=True, retry_after_s=1, probe=False)
@@ -72,7 +65,7 @@ def test_a_failed_probe_pauses_again_and_a_good_one_opens() -> None:
 
 def test_stragglers_do_not_reopen_or_extend() -> None:
     """Responses to requests sent before the gate closed leave the decision to the probe."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     for _ in range(3):
         gate.record(unavailable=True, retry_after_s=1, probe=False)
@@ -83,7 +76,7 @@ def test_stragglers_do_not_reopen_or_extend() -> None:
 
 def test_an_abandoned_probe_lets_another_probe() -> None:
     """If the probe is cancelled before its answer, the next request becomes the probe."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     for _ in range(3):
         gate.record(unavailable=True, retry_after_s=1, probe=False)
@@ -95,7 +88,7 @@ def test_an_abandoned_probe_lets_another_probe() -> None:
 
 def test_pause_is_capped() -> None:
     """An hour-long Retry-After pauses only max_pause_s."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = BrownoutGate(BrownoutPolicy(threshold=1, window=1, max_pause_s=30), clock=clock)
     gate.record(unavailable=True, retry_after_s=3600, probe=False)
     assert gate.admit().wait_until == 30
@@ -114,7 +107,7 @@ class _Listener:
 
 def test_listeners_hear_one_pause_and_one_resume_per_brownout() -> None:
     """A brownout that re-closes on a failed probe is one pause; the probe's success resumes."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     listener = _Listener()
     gate.subscribe(listener)
@@ -132,7 +125,7 @@ def test_listeners_hear_one_pause_and_one_resume_per_brownout() -> None:
 
 def test_release_ends_a_pause_still_in_progress() -> None:
     """A run that ends while paused lets its listeners go on; later pauses reach them no more."""
-    gate = _gate(FakeClock())
+    gate = _gate(ManualClock())
     listener = _Listener()
     gate.subscribe(listener)
     for _ in range(3):
@@ -144,7 +137,7 @@ def test_release_ends_a_pause_still_in_progress() -> None:
 def test_a_retry_after_of_zero_pauses_for_no_time() -> None:
     """A brownout whose 503s say Retry-After 0 closes the gate only until the next probe:
     0 is the service's answer, not a missing one (which would get the default pause)."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     for _ in range(3):
         gate.record(unavailable=True, retry_after_s=0, probe=False)
@@ -156,7 +149,7 @@ def test_a_retry_after_of_zero_pauses_for_no_time() -> None:
 async def test_a_pause_that_ends_while_being_read_never_asks_for_a_negative_sleep() -> None:
     """On a loaded machine the clock moves between the gate's reading and the waiter's: a
     pause over by then means waiting 0 s, not a negative delay (anyio.sleep refuses one)."""
-    clock = FakeClock()
+    clock = ManualClock()
     gate = _gate(clock)
     for _ in range(3):
         gate.record(unavailable=True, retry_after_s=1, probe=False)

@@ -6,19 +6,12 @@ import pytest
 
 from chime_bulk import CircuitPolicy
 from chime_bulk._policy.circuit import Circuit, Verdict
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from fakes import ManualClock
 
 
 def test_it_trips_on_the_threshold_th_sick_answer_of_the_window() -> None:
     """3 of the last 4 answers sick trips it, counted from the first of them."""
-    clock = _Clock()
+    clock = ManualClock()
     circuit = Circuit(CircuitPolicy(window=4, threshold=3, max_sick_s=10), clock=clock)
     verdicts = []
     for t, sick in [(0.0, False), (1.0, True), (2.0, False), (3.0, True), (4.0, True)]:
@@ -32,7 +25,7 @@ def test_it_trips_on_the_threshold_th_sick_answer_of_the_window() -> None:
 def test_sick_probes_double_the_pause_up_to_the_cap_then_abort_at_the_limit() -> None:
     """Each sick probe pauses twice as long (capped), the last pause ends at the limit, and
     the probe then is the abort; stragglers' answers change nothing."""
-    clock = _Clock()
+    clock = ManualClock()
     policy = CircuitPolicy(window=1, threshold=1, first_pause_s=1, max_pause_s=4, max_sick_s=12)
     circuit = Circuit(policy, clock=clock)
     assert circuit.record(sick=True, probe=False) is Verdict.PAUSE
@@ -50,7 +43,7 @@ def test_sick_probes_double_the_pause_up_to_the_cap_then_abort_at_the_limit() ->
 
 def test_a_healthy_probe_recovers_and_counts_the_sick_time() -> None:
     """A healthy probe closes the circuit; `sick_for()` adds up the spell."""
-    clock = _Clock()
+    clock = ManualClock()
     circuit = Circuit(CircuitPolicy(window=1, threshold=1), clock=clock)
     circuit.record(sick=True, probe=False)
     clock.now = 1.0
@@ -77,7 +70,7 @@ def test_a_bad_policy_is_refused_naming_the_field(options: dict[str, float], fie
 def test_sick_answers_that_slid_out_of_the_window_no_longer_count() -> None:
     """Window 3, threshold 2: a sick answer three answers ago has slid out, so one more
     sick answer does not trip it; the next one does."""
-    clock = _Clock()
+    clock = ManualClock()
     circuit = Circuit(CircuitPolicy(window=3, threshold=2), clock=clock)
     answers = [True, False, False, True, True]
     verdicts = [circuit.record(sick=sick, probe=False) for sick in answers]

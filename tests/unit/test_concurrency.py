@@ -7,29 +7,22 @@ import math
 import pytest
 
 from chime_bulk._policy.concurrency import ConcurrencyPolicy, ConcurrencySizer
+from fakes import ManualClock
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def _sizer(clock: FakeClock, **settings: float) -> ConcurrencySizer:
+def _sizer(clock: ManualClock, **settings: float) -> ConcurrencySizer:
     return ConcurrencySizer(ConcurrencyPolicy(**settings), clock=clock)  # type: ignore[arg-type]
 
 
 def test_before_any_latency_the_initial_count_holds() -> None:
     """With nothing measured the sizer keeps its initial worker count."""
-    sizer = _sizer(FakeClock(), initial=16)
+    sizer = _sizer(ManualClock(), initial=16)
     assert sizer.limit(rate=200) == 16
 
 
 def test_workers_follow_rate_times_p90_latency_with_headroom() -> None:
     """200/s at a p90 of 150 ms with headroom 2 is 60 workers."""
-    clock = FakeClock()
+    clock = ManualClock()
     sizer = _sizer(clock, headroom=2.0)
     for latency in [0.1] * 80 + [0.15] * 10 + [0.5] * 10:  # p90 (nearest rank) = 0.15
         sizer.observe(latency)
@@ -39,7 +32,7 @@ def test_workers_follow_rate_times_p90_latency_with_headroom() -> None:
 
 def test_the_count_is_bounded() -> None:
     """A tiny need gets the minimum, a huge one the maximum."""
-    clock = FakeClock()
+    clock = ManualClock()
     sizer = _sizer(clock, minimum=4, maximum=256, interval_s=0)
     sizer.observe(0.06)
     assert sizer.limit(rate=10) == 4  # 2 x 10 x 0.06 = 1.2
@@ -50,14 +43,14 @@ def test_the_count_is_bounded() -> None:
 
 def test_unpaced_runs_get_the_maximum() -> None:
     """Nothing limits an unpaced run but the workers: as many as allowed."""
-    sizer = _sizer(FakeClock(), maximum=64)
+    sizer = _sizer(ManualClock(), maximum=64)
     sizer.observe(0.01)
     assert sizer.limit(rate=math.inf) == 64
 
 
 def test_resizing_waits_for_the_interval_then_follows_the_latency() -> None:
     """A latency change moves the count only once interval_s has passed, then both ways."""
-    clock = FakeClock()
+    clock = ManualClock()
     sizer = _sizer(clock, samples=4, interval_s=0.25, headroom=1.0, minimum=4)
     for _ in range(4):
         sizer.observe(0.1)

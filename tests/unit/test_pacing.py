@@ -16,22 +16,12 @@ from chime_bulk._policy.pacing import (
     on_failure,
     take_slot,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
+from fakes import ManualClock
 
 
 def test_token_bucket_books_slots_ahead_in_order() -> None:
     """After the burst, each reservation waits one more interval than the last."""
-    clock = FakeClock()
+    clock = ManualClock()
     bucket = TokenBucket(rate=10, burst=2, clock=clock)
     delays = [bucket.reserve() for _ in range(5)]
     assert delays == pytest.approx([0, 0, 0.1, 0.2, 0.3])
@@ -39,7 +29,7 @@ def test_token_bucket_books_slots_ahead_in_order() -> None:
 
 def test_token_bucket_refills_at_its_rate_up_to_the_burst() -> None:
     """Idle time refills tokens, but never beyond the burst."""
-    clock = FakeClock()
+    clock = ManualClock()
     bucket = TokenBucket(rate=10, burst=3, clock=clock)
     for _ in range(3):
         bucket.reserve()
@@ -49,7 +39,7 @@ def test_token_bucket_refills_at_its_rate_up_to_the_burst() -> None:
 
 def test_token_bucket_rate_change_applies_to_later_slots() -> None:
     """Slots booked after a rate change are spaced at the new rate."""
-    clock = FakeClock()
+    clock = ManualClock()
     bucket = TokenBucket(rate=10, burst=1, clock=clock)
     assert bucket.reserve() == 0
     bucket.set_rate(100)
@@ -58,21 +48,21 @@ def test_token_bucket_rate_change_applies_to_later_slots() -> None:
 
 def test_fixed_rate_ignores_feedback() -> None:
     """A fixed rate stays where the user put it, throttled or not."""
-    pacer = FixedRate(rate=5).new_pacer(clock=FakeClock())
+    pacer = FixedRate(rate=5).new_pacer(clock=ManualClock())
     pacer.on_response(throttled=True)
     assert pacer.rate == 5
 
 
 def test_unpaced_never_waits() -> None:
     """Unpaced hands out slots at once, forever."""
-    pacer = Unpaced().new_pacer(clock=FakeClock())
+    pacer = Unpaced().new_pacer(clock=ManualClock())
     assert all(pacer.reserve() == 0 for _ in range(1000))
     assert pacer.rate == math.inf
 
 
 def _drive(
     pacer: AdaptivePacer,
-    clock: FakeClock,
+    clock: ManualClock,
     *,
     seconds: float,
     quota: float | None,
@@ -103,7 +93,7 @@ def _drive(
 
 def test_adaptive_starts_at_the_documented_rate_with_its_burst() -> None:
     """The first burst of slots is free, then slots come at the initial rate."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20), clock=clock)
     delays = [pacer.reserve() for _ in range(22)]
     assert delays[:20] == [0] * 20
@@ -112,7 +102,7 @@ def test_adaptive_starts_at_the_documented_rate_with_its_burst() -> None:
 
 def test_adaptive_finds_a_quota_above_the_default() -> None:
     """Against a 50/s quota it settles within a few percent below 50/s, with few throttles."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(), clock=clock)
     accepted, throttled = _drive(pacer, clock, seconds=60, quota=50)
     assert 45 <= pacer.rate <= 52
@@ -122,7 +112,7 @@ def test_adaptive_finds_a_quota_above_the_default() -> None:
 
 def test_adaptive_backs_off_when_the_quota_is_lower_than_the_start() -> None:
     """Against a 4/s quota it comes down to it instead of throttling forever."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(), clock=clock)
     accepted, throttled = _drive(pacer, clock, seconds=60, quota=4)
     assert pacer.rate <= 4.5
@@ -131,7 +121,7 @@ def test_adaptive_backs_off_when_the_quota_is_lower_than_the_start() -> None:
 
 def test_adaptive_respects_max_rate() -> None:
     """With no quota at all the rate climbs only to max_rate."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(max_rate=30), clock=clock)
     _drive(pacer, clock, seconds=30, quota=None)
     assert pacer.rate == 30
@@ -139,7 +129,7 @@ def test_adaptive_respects_max_rate() -> None:
 
 def test_adaptive_does_not_grow_without_demand() -> None:
     """A rate nobody uses is not raised: no evidence, no growth."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=1), clock=clock)
     for _ in range(20):
         clock.advance(1.0)  # one request a second: far below the allowed 10/s
@@ -163,7 +153,7 @@ def test_adaptive_rejects_nonsense(kwargs: dict[str, float], field: str) -> None
 
 
 def _accept(
-    pacer: AdaptivePacer, clock: FakeClock, *, count: int, over_s: float, book: bool = True
+    pacer: AdaptivePacer, clock: ManualClock, *, count: int, over_s: float, book: bool = True
 ) -> None:
     """`count` sends spread evenly over `over_s`, each accepted and (with `book`) booked
     first; the slot's own wait is ignored: the test decides the timing."""
@@ -177,7 +167,7 @@ def _accept(
 def test_second_throttle_measures_the_quota_exactly() -> None:
     """Between two throttles the service's bucket was empty at both ends, so what it accepted
     in between, per second, is its quota: the pacer settles at margin times that."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(margin=0.98), clock=clock)
     clock.advance(5.0)  # the start is long past: the first estimate is the last second's
     _accept(pacer, clock, count=30, over_s=1.0, book=False)
@@ -190,7 +180,7 @@ def test_second_throttle_measures_the_quota_exactly() -> None:
 
 def test_throttles_right_after_one_are_the_same_event() -> None:
     """429s within the reaction gap change nothing more."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(react_gap_s=0.5), clock=clock)
     _accept(pacer, clock, count=40, over_s=1.0)
     pacer.on_response(throttled=True)
@@ -202,7 +192,7 @@ def test_throttles_right_after_one_are_the_same_event() -> None:
 
 def test_after_a_measurement_probing_is_slow() -> None:
     """Once the quota is measured the rate creeps up by probe_growth per second, not more."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(probe_growth=0.01, margin=1.0), clock=clock)
     _accept(pacer, clock, count=50, over_s=1.0)
     pacer.on_response(throttled=True)
@@ -218,7 +208,7 @@ def test_after_a_measurement_probing_is_slow() -> None:
 
 def test_a_quota_raised_mid_run_is_found() -> None:
     """When the quota doubles mid-run, the pacer climbs to the new one within a minute."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(), clock=clock)
     _drive(pacer, clock, seconds=20, quota=50)
     assert pacer.rate < 55
@@ -228,14 +218,14 @@ def test_a_quota_raised_mid_run_is_found() -> None:
 
 def test_max_rate_caps_the_burst_too() -> None:
     """With max_rate=1 the pacer sends one request, then one a second: no burst of 20."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(max_rate=1, min_rate=0.5), clock=clock)
     assert [pacer.reserve() for _ in range(3)] == pytest.approx([0, 1, 2])
 
 
 def test_token_bucket_counts_the_time_it_spent_full() -> None:
     """After two slots at 10/s with burst 2, a second of quiet is 0.2 s refilling, 0.8 s full."""
-    clock = FakeClock()
+    clock = ManualClock()
     bucket = TokenBucket(rate=10, burst=2, clock=clock)
     bucket.reserve()
     bucket.reserve()
@@ -250,7 +240,7 @@ def _quiet(**overrides: float) -> Adaptive:
     return Adaptive(**settings)
 
 
-def _paced(pacer: AdaptivePacer, clock: FakeClock, *, count: int) -> None:
+def _paced(pacer: AdaptivePacer, clock: ManualClock, *, count: int) -> None:
     """`count` sends, each waiting for its slot and accepted."""
     for _ in range(count):
         clock.advance(pacer.reserve())
@@ -259,7 +249,7 @@ def _paced(pacer: AdaptivePacer, clock: FakeClock, *, count: int) -> None:
 
 def test_a_brownout_pause_is_left_out_of_the_measurement() -> None:
     """100 accepts in 2 s, a 3 s pause, 100 more in 2 s: the quota measured is 50/s, not 100/7."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(_quiet(), clock=clock)
     _accept(pacer, clock, count=40, over_s=1.0, book=False)
     pacer.on_response(throttled=True)  # 39.2/s: sending at 50/s keeps its bucket empty
@@ -275,7 +265,7 @@ def test_a_brownout_pause_is_left_out_of_the_measurement() -> None:
 def test_the_bucket_saves_nothing_up_during_a_pause() -> None:
     """After a pause the next slot comes at the pacer's rate (after the one slot a throttle
     skips), not as a burst of saved tokens."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(_quiet(initial_rate=10, burst=20), clock=clock)
     clock.advance(5.0)  # long after the start: the first estimate is the last second's
     _accept(pacer, clock, count=20, over_s=0.1, book=False)
@@ -289,7 +279,7 @@ def test_the_bucket_saves_nothing_up_during_a_pause() -> None:
 def test_an_idle_spell_with_a_full_bucket_is_left_out_of_the_measurement() -> None:
     """After a 10 s lull between two paced spells, the lull is not measured: only the time
     the pacer limited the sends is."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(_quiet(burst=1), clock=clock)
     _accept(pacer, clock, count=60, over_s=1.0, book=False)
     pacer.on_response(throttled=True)
@@ -307,7 +297,7 @@ def test_an_idle_spell_with_a_full_bucket_is_left_out_of_the_measurement() -> No
 
 def test_overlapping_pauses_count_once_until_the_last_resume() -> None:
     """Two runs pausing one shared pacer leave it paused until both have resumed."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(_quiet(), clock=clock)
     pacer.pause()
     clock.advance(1.0)
@@ -367,7 +357,7 @@ def test_on_failure_reports_only_answered_attempts(failure: Failure, expected: l
 
 def test_a_first_throttle_right_after_the_start_measures_burst_and_quota() -> None:
     """35 accepts in the first 0.6 s with the documented burst of 20: the quota is 25/s."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20, margin=0.98), clock=clock)
     _accept(pacer, clock, count=35, over_s=0.6, book=False)
     pacer.on_response(throttled=True)
@@ -387,7 +377,7 @@ def test_a_first_throttle_with_too_few_accepts_beyond_the_burst_keeps_the_docume
     """Fewer than 10 accepted beyond the burst measure nothing: (12 - 20) / 0.01 s would be
     no rate at all and (24 - 20) / 0.1 s would be 40/s. The rate stays at the documented
     10/s (times the margin) and grows back by `regrowth` (not halved, as it used to be)."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(initial_rate=10, burst=20, margin=0.98), clock=clock)
     _accept(pacer, clock, count=accepted, over_s=over_s, book=False)
     pacer.on_response(throttled=True)
@@ -398,7 +388,7 @@ def test_probing_at_low_rates_slows_in_proportion() -> None:
     """At 10/s, with probe_full_rate 50, the rate creeps up five times slower than at 50/s."""
     grown = []
     for rate in (10, 50):
-        clock = FakeClock()
+        clock = ManualClock()
         settings = Adaptive(initial_rate=rate, burst=1, probe_growth=0.01, margin=1.0)
         pacer = AdaptivePacer.continuing(settings, rate=rate, clock=clock)
         for _ in range(rate):  # one second of demand at the rate, to have demand
@@ -417,7 +407,7 @@ async def test_a_throttle_voids_the_slots_booked_before_it() -> None:
     """A waiter whose slot was booked before a throttle books again at the new rate: it waits
     out its old slot, then two intervals of the new rate (one skipped as slack for the
     service), instead of sending into the 429s."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(_quiet(initial_rate=10, burst=1), clock=clock)
     clock.advance(5.0)
     assert [pacer.reserve() for _ in range(4)] == pytest.approx([0, 0.1, 0.2, 0.3])
@@ -438,7 +428,7 @@ def test_the_climb_from_a_rough_first_estimate_is_measured_by_its_last_second() 
     """A throttle that ends the climb from the first estimate measures the last second's
     accepts: averaged over the climb, when the service was saturated only near its end, the
     measurement would be the climb's mean, far under the quota."""
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = AdaptivePacer(Adaptive(margin=0.98, regrowth=0.3), clock=clock)
     clock.advance(5.0)  # the start is long past: the first estimate is the last second's
     _accept(pacer, clock, count=10, over_s=1.0, book=False)
@@ -453,10 +443,10 @@ def test_the_climb_from_a_rough_first_estimate_is_measured_by_its_last_second() 
     assert pacer.rate == pytest.approx(0.98 * 18)
 
 
-def _measured_twice(*, burst: float, first: int, second: int) -> tuple[AdaptivePacer, FakeClock]:
+def _measured_twice(*, burst: float, first: int, second: int) -> tuple[AdaptivePacer, ManualClock]:
     """A pacer that has met two throttles: the first after `first` accepts in its last
     second, the second after a climb that ended at `second` accepts per second."""
-    clock = FakeClock()
+    clock = ManualClock()
     settings = Adaptive(burst=burst, regrowth=0.3, probe_growth=0.01, margin=1.0)
     pacer = AdaptivePacer(settings, clock=clock)
     clock.advance(5.0)
@@ -486,7 +476,7 @@ def _measured_then(accepted: int) -> AdaptivePacer:
     """A pacer alone on a 30/s quota (its whole opening burst accepted), measured at 30/s
     twice, then throttled after `accepted` accepts in 2 s; its bucket never fills, so every
     measurement is the rate accepted."""
-    clock = FakeClock()
+    clock = ManualClock()
     settings = Adaptive(burst=1000, regrowth=0.3, probe_growth=0.01, margin=1.0)
     pacer = AdaptivePacer(settings, clock=clock)
     _accept(pacer, clock, count=600, over_s=20.0, book=False)

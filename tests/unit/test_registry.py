@@ -8,21 +8,15 @@ from dataclasses import replace
 from chime_bulk._policy.pacing import Adaptive, AdaptivePacer
 from chime_bulk._policy.registry import PacerRegistry
 from chime_bulk._policy.scope import QuotaScope
+from fakes import ManualClock
 
 SCOPE = QuotaScope(access_key_id="AKID1", endpoint_url=None, region="us-east-1", operation="Op")
-
-
-class FakeClock:
-    now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_same_scope_and_settings_share_one_pacer_and_its_learned_rate() -> None:
     """A second updater of the same quota gets the very pacer the first one taught."""
     registry = PacerRegistry()
-    clock = FakeClock()
+    clock = ManualClock()
     first = registry.pacer(SCOPE, Adaptive(), clock=clock)
     assert isinstance(first, AdaptivePacer)
     for _ in range(40):
@@ -36,7 +30,7 @@ def test_same_scope_and_settings_share_one_pacer_and_its_learned_rate() -> None:
 def test_another_key_endpoint_region_operation_or_setting_is_another_pacer() -> None:
     """Anything that names another quota, or other rules, gets a pacer of its own."""
     registry = PacerRegistry()
-    clock = FakeClock()
+    clock = ManualClock()
     base = registry.pacer(SCOPE, Adaptive(), clock=clock)
     others = [
         registry.pacer(replace(SCOPE, access_key_id="AKID2"), Adaptive(), clock=clock),
@@ -44,7 +38,7 @@ def test_another_key_endpoint_region_operation_or_setting_is_another_pacer() -> 
         registry.pacer(replace(SCOPE, region="eu-central-1"), Adaptive(), clock=clock),
         registry.pacer(replace(SCOPE, operation="Other"), Adaptive(), clock=clock),
         registry.pacer(SCOPE, Adaptive(max_rate=5), clock=clock),
-        registry.pacer(SCOPE, Adaptive(), clock=FakeClock()),
+        registry.pacer(SCOPE, Adaptive(), clock=ManualClock()),
     ]
     assert all(other is not base for other in others)
     assert len({id(other) for other in others}) == len(others)
@@ -53,7 +47,7 @@ def test_another_key_endpoint_region_operation_or_setting_is_another_pacer() -> 
 def test_a_pacer_nobody_holds_is_forgotten() -> None:
     """The registry holds pacers weakly: once no updater keeps one, it is gone."""
     registry = PacerRegistry()
-    clock = FakeClock()
+    clock = ManualClock()
     pacer = registry.pacer(SCOPE, Adaptive(), clock=clock)
     assert len(registry) == 1
     del pacer
