@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chime_bulk import BulkUpdater, Capabilities, Status, Update
+from chime_bulk import Adaptive, BulkUpdater, Capabilities, Status, Update
 from chime_bulk._shared.redis_quota import RedisQuota
 from chime_bulk.emulator import Emulator, RateLimit
 
@@ -40,9 +40,9 @@ async def test_redis_killed_mid_run_the_run_finishes_paced_with_a_warning(
     redis_server: RedisServer, log_events: list[MutableMapping[str, Any]]
 ) -> None:
     """Killing redis-server after 250 of 500 updates: every update still succeeds, one
-    warning says pacing went local, and no second after the kill sends more than the rate the
-    shared pacer had (give or take its slow upward probing and two slots): no burst, no
-    unpaced spell."""
+    warning says pacing went local, and the sends after the kill keep to the rate the shared
+    pacer had (give or take its slow upward probing and two slots), with no second busier than
+    a token bucket at that rate allows: no unpaced spell."""
     with Emulator(rates={UPDATE: RateLimit(50, 20), "*": RateLimit(0, 0)}, seed=3) as emulator:
         meetings = emulator.seed(meetings=2, attendees=250)
         updates = [
@@ -71,9 +71,13 @@ async def test_redis_killed_mid_run_the_run_finishes_paced_with_a_warning(
     warnings = [e for e in log_events if e["event"] == "shared quota unreachable; pacing locally"]
     assert len(warnings) == 1
     assert warnings[0]["log_level"] == "warning"
-    after = [r.time for r in writes if r.time > killed_at + 0.5]  # slots booked before: out
+    after = sorted(r.time for r in writes if r.time > killed_at + 0.5)  # booked before: out
+    # On average. Not per second: the event loop stalling on a loaded machine sends the slots
+    # that fell due meanwhile together afterwards, as any token bucket would.
+    span = after[-1] - after[0]
+    assert len(after) - 1 <= 1.05 * rate_at_kill * span + 2, (len(after), span, rate_at_kill)
     busiest = max(sum(1 for t in after if start <= t < start + 1.0) for start in after)
-    assert busiest <= 1.05 * rate_at_kill + 2, (busiest, rate_at_kill)
+    assert busiest <= 1.05 * rate_at_kill + Adaptive().burst, (busiest, rate_at_kill)
     assert rate_at_kill <= 50 + 20  # and that rate was a paced one
 
 
