@@ -204,15 +204,15 @@ class Sender:
             self._count_attempt(run, request, tally)
             in_flight.sending = True
             try:
-                # Inside the try: a client that cannot be made (no Region) is a classified,
-                # fatal failure of this attempt, not a crash of the run.
-                called = self._clock()
+                # In the try: no client (no Region) is this attempt's fatal failure, not a crash.
+                called = answered = 0.0
                 client = await self._clients.get(request.region)
                 called = self._clock()
                 try:
                     response = await request.call(client)
                 finally:
-                    tally.service_s += self._clock() - called
+                    answered = self._clock()
+                    tally.service_s += answered - called
             except Exception as error:
                 failure = run.reachability.judge(classify(error))
                 self._count_failure(run if request.write else None, tally, failure)
@@ -220,7 +220,7 @@ class Sender:
                 # an answer from the service is news for the pacer and the gate.
                 on_failure(pacer, failure)
                 if failure.status is not None:
-                    self._observe_latency(self._clock() - called)
+                    self._observe_latency(answered - called)
                     ticket.record(
                         unavailable=failure.kind is ErrorKind.UNAVAILABLE,
                         retry_after_s=failure.retry_after_s,
@@ -237,7 +237,7 @@ class Sender:
             finally:
                 in_flight.sending = False
             run.reachability.record_answer()
-            self._observe_latency(self._clock() - called)
+            self._observe_latency(answered - called)
             pacer.on_response(throttled=False)
             ticket.record(unavailable=False, retry_after_s=None)
             self._judge_health(run, None, probe=ticket.probe)

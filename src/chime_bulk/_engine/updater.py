@@ -54,6 +54,7 @@ from ..progress import NullProgress, ProgressListener
 from ..state_aware import Hosts, MediaSelection, SendingChange, StatePlan, Strategy
 from .groups import unwrapped_group
 from .intake import Items, PlanIntake, check_items, total_of
+from .loop_clock import loop_time
 from .meetings import MeetingWatch
 from .pacers import PacerSource
 from .request import Outcome, Request
@@ -137,7 +138,7 @@ class BulkUpdater:
         grace_s: float = 3.0,
         read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
         random: _random.Random | None = None,
-        clock: Callable[[], float] = anyio.current_time,
+        clock: Callable[[], float] = loop_time,
     ) -> None:
         _check_settings(
             max_concurrency=max_concurrency, deadline=deadline, read_timeout_s=read_timeout_s
