@@ -30,7 +30,7 @@ def anyio_backend() -> str:
 
 
 #: How long a Redis round trip may take before the pacer gives up on Redis. The default
-#: (0.25 s) is right for a service; on a CI machine whose two cores also run the emulator,
+#: (1 s) is right for a service; on a CI machine whose two cores also run the emulator,
 #: the clients and redis-server, a scheduling hiccup can pass it, and the fallback to local
 #: pacing that follows is another test's subject (the kill below), not these runs'.
 _ROUND_TRIP_S = 2.0

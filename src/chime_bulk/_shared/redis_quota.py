@@ -53,11 +53,16 @@ class RedisQuota:
     `{key}:{account fingerprint}:{Region}:{operation}:{settings}` and expire after `ttl_s`
     without use. Only `Adaptive` pacing is shared; a fixed rate or `Unpaced` is the caller's
     own decision and stays local.
+
+    `timeout_s` is how long a booking may take before Redis counts as away. A round trip is
+    about a millisecond; the second is for the client's own event loop, which on a busy host
+    can stall for a few hundred milliseconds while the answer waits in the socket (at 0.25 s
+    four processes on two cores went local three times in one run, for nothing).
     """
 
     url: str
     key: str = "chime-bulk:quota"
-    timeout_s: float = 0.25
+    timeout_s: float = 1.0
     retry_after_s: float = 10.0
     ttl_s: float = 3600.0
 
