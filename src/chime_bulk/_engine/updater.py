@@ -114,6 +114,10 @@ class BulkUpdater:
     `stream()` take their own. `meeting_features` (meeting ID → `MeetingFeatures`, e.g. from
     `meeting_features()`) lets updates a meeting would reject be reported `invalid` without
     being sent.
+
+    `clock` and `random` are for tests that need exact timing. The default clock is the event
+    loop's (trio's, a mock clock included; `time.monotonic()` on asyncio): an asyncio loop with
+    a virtual clock of its own needs `clock=anyio.current_time`.
     """
 
     def __init__(
