@@ -1,4 +1,4 @@
-"""The run's default clock reads the event loop's time, as `anyio.current_time()` does."""
+"""The run's default clock reads the event loop's time: asyncio's (monotonic) or trio's."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The default clock of a run: the event loop's, as `anyio.current_time()` reads it."""
+"""The default clock of a run: the event loop's, read without a per-call library lookup."""
 
 from __future__ import annotations
 
