@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import time
 import uuid
@@ -29,6 +28,7 @@ from typing import Any, Final
 
 from chime_bulk import BulkUpdater, Capabilities, Unpaced, Update
 
+from .b5_mute import replace_section
 from .environment import configure_process, git_state
 
 CONCURRENCY: Final = 16
@@ -125,7 +125,6 @@ def _table(samples: dict[str, list[float]], *, command: str) -> str:
     baseline = statistics.median(samples[next(iter(samples))])
     git = git_state()
     lines = [
-        "<!-- keep:engine -->",
         "## Engine overhead (no network)",
         "",
         f"`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC at {git['commit']}"
@@ -140,18 +139,7 @@ def _table(samples: dict[str, list[float]], *, command: str) -> str:
         median = statistics.median(values)
         rounds = ", ".join(f"{v:.1f}" for v in values)
         lines.append(f"| {label} | {median:.1f} | {median - baseline:+.1f} | {rounds} |")
-    lines.append("<!-- /keep:engine -->")
     return "\n".join(lines) + "\n"
-
-
-def _write(out: Path, block: str) -> None:
-    text = out.read_text(encoding="utf-8") if out.exists() else ""
-    pattern = re.compile(r"<!-- keep:engine -->\n.*?<!-- /keep:engine -->\n", re.DOTALL)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block
-    out.write_text(text, encoding="utf-8")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -169,10 +157,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     command = (
         f"python -m benchmarks.engine_overhead --updates {args.updates} --rounds {args.rounds}"
     )
-    block = _table(samples, command=command)
-    print(block)
+    table = _table(samples, command=command)
+    print(table)
     if args.out is not None:
-        _write(args.out, block)
+        replace_section(args.out, "engine", table)
 
 
 if __name__ == "__main__":

@@ -196,13 +196,14 @@ class RedisQuotaLink:
                 try:
                     await self._session(first)
                 except Exception as error:  # Redis went away: the pacers decide what follows
+                    lost = (
+                        error
+                        if isinstance(error, ConnectionError)
+                        else ConnectionError(repr(error))
+                    )
                     for call in self._current:
                         if not call.done.is_set():
-                            call.error = (
-                                error
-                                if isinstance(error, ConnectionError)
-                                else ConnectionError(repr(error))
-                            )
+                            call.error = lost
                             call.done.set()
                     _log.debug("shared quota session ended", error=repr(error))
                 else:
